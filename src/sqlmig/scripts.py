@@ -1,0 +1,176 @@
+"""Migration files on disk -> :class:`Script` objects (no database involved).
+
+A directory holds ``<version>-<name>.sql`` files and optional
+``<version>-<name>.down.sql`` partners. Every problem in the set (bad names,
+duplicate versions, orphan down files, undecodable text, unknown directives)
+is collected and raised together as one :class:`ScriptError`, before anything
+touches a database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ScriptError
+
+_NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$")
+_DIRECTIVE = re.compile(r"^--\s*sqlmig:\s*(?P<words>.*?)\s*$")
+
+#: Directives a file may declare in its leading ``-- sqlmig: ...`` lines.
+KNOWN_DIRECTIVES = frozenset({"no-transaction"})
+
+
+def normalize(text: str) -> str:
+    """Text as checksummed, stored and executed: no BOM, LF line endings."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum(text: str) -> str:
+    """SHA-256 (hex) of the normalized text, so a CRLF checkout is not a modification."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """One file's text, normalized, with its parsed directives."""
+
+    path: Path
+    body: str
+    checksum: str
+    directives: frozenset[str] = frozenset()
+
+    @property
+    def transactional(self) -> bool:
+        return "no-transaction" not in self.directives
+
+
+@dataclass(frozen=True)
+class Script:
+    """An up migration and, when present, its down file."""
+
+    version: int
+    name: str
+    up: SqlFile
+    down: SqlFile | None = field(default=None, compare=False)
+
+    @property
+    def filename(self) -> str:
+        return self.up.path.name
+
+    @property
+    def checksum(self) -> str:
+        return self.up.checksum
+
+    @property
+    def body(self) -> str:
+        return self.up.body
+
+
+def load_scripts(directory: Path) -> list[Script]:
+    """All migrations in ``directory``, ordered by integer version.
+
+    Files that do not end in ``.sql``, hidden files and subdirectories are
+    ignored; every ``.sql`` file must fit the naming scheme.
+    """
+    if not directory.is_dir():
+        raise ScriptError(
+            f"migrations directory {directory} does not exist; "
+            "create it, or point --dir / SQLMIG_DIR / [tool.sqlmig] dir at yours."
+        )
+    problems: list[str] = []
+    ups: dict[int, list[tuple[str, Path]]] = {}
+    downs: dict[int, list[tuple[str, Path]]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.suffix != ".sql" or not path.is_file():
+            continue
+        match = _NAME.match(path.name)
+        if match is None or match["name"] == "down":
+            problems.append(
+                f"{path}: the name does not fit <version>-<name>.sql "
+                "(e.g. 0007-add-users.sql); rename it, or move it out of the directory."
+            )
+            continue
+        bucket = downs if match["down"] else ups
+        bucket.setdefault(int(match["version"]), []).append((match["name"], path))
+
+    for version, entries in sorted(ups.items()):
+        if len(entries) > 1:
+            names = ", ".join(str(p) for _, p in entries)
+            problems.append(
+                f"version {version} is used by more than one file: {names}; "
+                "give each migration its own version (`sqlmig new NAME` picks the next one)."
+            )
+    for version, entries in sorted(downs.items()):
+        if len(entries) > 1:
+            names = ", ".join(str(p) for _, p in entries)
+            problems.append(f"version {version} has more than one down file: {names}.")
+        for name, path in entries:
+            if not any(up_name == name for up_name, _ in ups.get(version, [])):
+                expected = directory / (path.name.removesuffix(".down.sql") + ".sql")
+                problems.append(
+                    f"{path}: down file without its up file {expected}; "
+                    "rename it to match its migration, or delete it."
+                )
+
+    scripts: list[Script] = []
+    for version, entries in sorted(ups.items()):
+        name, path = entries[0]
+        up = _read(path, problems)
+        down_path = next((p for n, p in downs.get(version, []) if n == name), None)
+        down = _read(down_path, problems) if down_path else None
+        if up is not None:
+            scripts.append(Script(version, name, up, down))
+    if problems:
+        raise ScriptError(_join(problems))
+    return scripts
+
+
+def _read(path: Path, problems: list[str]) -> SqlFile | None:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.append(
+            f"{path}:{line}:{column}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            "save the file as UTF-8."
+        )
+        return None
+    body = normalize(text)
+    directives = _directives(path, body, problems)
+    return SqlFile(path, body, checksum(body), directives)
+
+
+def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
+    """Directives from the leading comment block (blank and ``--`` lines)."""
+    found: set[str] = set()
+    for number, line in enumerate(body.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        match = _DIRECTIVE.match(stripped)
+        if match is None:
+            continue
+        for word in re.split(r"[\s,]+", match["words"]):
+            if not word:
+                continue
+            if word not in KNOWN_DIRECTIVES:
+                known = ", ".join(sorted(KNOWN_DIRECTIVES))
+                problems.append(f"{path}:{number}: unknown directive {word!r}; known: {known}.")
+            found.add(word)
+    return frozenset(found)
+
+
+def _join(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0] + " Nothing was applied."
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"{len(problems)} problems with the migration files (nothing was applied):\n{lines}"
