@@ -10,6 +10,7 @@ touches a database.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,8 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
 def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
     """Directives from the leading comment block (blank and ``--`` lines)."""
     found: set[str] = set()
-    for number, line in enumerate(body.split("\n"), start=1):
+    # Iterate lazily: only the leading comment block matters, not the whole file.
+    for number, line in enumerate(io.StringIO(body), start=1):
         stripped = line.strip()
         if not stripped:
             continue
