@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import UsageError
 
 DEFAULT_DIR = "migrations"
+_KEYS = frozenset({"dsn", "dir", "models_module", "models_out"})
 
 # libpq variables that name a server or database; PGPASSWORD/PGUSER alone do not.
 _LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
@@ -30,6 +31,8 @@ class Settings:
     dsn_source: str  # where it came from, for messages ("--dsn", "SQLMIG_DSN", ...)
     directory: Path
     project_root: Path
+    models_module: str | None = None  # [tool.sqlmig] models_module, for `models check`
+    models_out: str | None = None  # [tool.sqlmig] models_out, for `models generate`
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -52,11 +55,11 @@ def _tool_table(pyproject: Path | None) -> dict[str, object]:
     table = data.get("tool", {}).get("sqlmig", {})
     if not isinstance(table, dict):
         raise UsageError(f"{pyproject}: [tool.sqlmig] must be a table.")
-    unknown = set(table) - {"dsn", "dir"}
+    unknown = set(table) - _KEYS
     if unknown:
         raise UsageError(
             f"{pyproject}: unknown [tool.sqlmig] key(s): {', '.join(sorted(unknown))}; "
-            "known: dsn, dir."
+            f"known: {', '.join(sorted(_KEYS))}."
         )
     return table
 
@@ -95,4 +98,12 @@ def resolve(
         folder = project_root / str(tool["dir"])
     else:
         folder = project_root / DEFAULT_DIR
-    return Settings(resolved_dsn, source, folder, project_root)
+    module, out = tool.get("models_module"), tool.get("models_out")
+    return Settings(
+        resolved_dsn,
+        source,
+        folder,
+        project_root,
+        models_module=str(module) if module else None,
+        models_out=str(out) if out else None,
+    )
