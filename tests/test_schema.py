@@ -23,7 +23,7 @@ import pytest
 from psycopg import errors, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import JsonbDumper
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 import shared_types
