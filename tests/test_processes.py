@@ -111,19 +111,22 @@ def test_kill_9_mid_migration_then_apply_matches_uninterrupted_run(pg, mig_dir):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            busy = query(
-                killed,
-                "select count(*) from pg_stat_activity where query like 'select pg_sleep%%'",
-            )
-            if busy[0][0]:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the slow migration never started")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                busy = query(
+                    killed,
+                    "select count(*) from pg_stat_activity"
+                    " where application_name = 'sqlmig' and wait_event = 'PgSleep'",
+                )
+                if busy[0][0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the slow migration never started")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
 
         again = subprocess.run(
             sqlmig_cmd(killed, mig_dir, "apply"), capture_output=True, text=True, timeout=120

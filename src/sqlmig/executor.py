@@ -1,15 +1,21 @@
 """Run migration files: one transaction per file together with its ledger change.
 
-    prepare(scripts)            split every file first: problems stop the run
-        |                       before the first write
+    prepare(files)            check every file first (BEGIN/COMMIT inside a
+        |                     transactional file is refused before any write)
         v
-    run_file(conn, file, ...)   BEGIN; statements...; ledger change; COMMIT
-                                (no-transaction files: ledger row marked failed
-                                first, statements in autocommit, then success)
+    run_file(conn, file, finish=ledger SQL)
+        transactional:   ONE message  "BEGIN; <file>; <ledger change>; COMMIT;"
+                         (one round trip per file; both commit or neither does)
+        no-transaction:  ledger row marked failed first, then each statement in
+                         autocommit, then the ledger change
 
-Errors become :class:`MigrationFailed` with ``file:line:column``, the SQLSTATE,
-the server's message, detail, hint and context, and an excerpt of the file.
-The executor reports progress through an injected sink; it prints nothing.
+A server error becomes :class:`MigrationFailed` with ``file:line:column``, the
+SQLSTATE, message, detail, hint, context and an excerpt. Parse and analysis
+errors carry a position in the message, which maps straight into the file.
+Runtime errors carry none: then the file's statements are re-run one by one in
+a transaction that is always rolled back, to find the one that fails (the first
+run was rolled back already, so nothing of it stays either way). The executor
+reports nothing itself; callers pass a sink for progress.
 """
 
 from __future__ import annotations
@@ -21,18 +27,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from . import statements as stmts
 from .errors import MigrationFailed, ScriptError
+from .ledger import ELAPSED_MS
 from .scripts import Script, SqlFile
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
+#: The ledger change for a file, given its execution time as an SQL expression.
+Finish = Callable[[sql.Composable], sql.Composed]
+
+_PREFIX = "BEGIN;\n"
+
 
 @dataclass(frozen=True)
 class Prepared:
-    """A file split into statements (None: send whole, the parser rejected it)."""
+    """A file, and its statements when they had to be split (None otherwise)."""
 
     file: SqlFile
     statements: list[stmts.Statement] | None
@@ -66,10 +80,12 @@ def display_path(path: Path) -> str:
 
 
 def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
-    """Split every file up front, refusing transaction control in transactional files."""
+    """Check every file up front; split those that run statement by statement."""
     prepared, problems = [], []
     for file in files:
-        statements = stmts.split(file.body)
+        statements = None
+        if not file.transactional or stmts.may_control_transactions(file.body):
+            statements = stmts.split(file.body)
         if statements is not None and file.transactional:
             bad = stmts.transaction_control(statements)
             if bad is not None:
@@ -90,79 +106,113 @@ def run_file(
     conn: Connection[tuple[object, ...]],
     prepared: Prepared,
     *,
-    on_success: Callable[[int], None],
-    on_start: Callable[[], None] | None = None,
+    finish: Finish,
+    on_start: sql.Composed | None = None,
     on_failure: Callable[[int, bool], None] | None = None,
 ) -> int:
-    """Run one file; ``on_success(ms)`` writes its ledger change in the same transaction.
+    """Run one file with its ledger change ``finish``; return the wall time in ms.
 
-    Without a transaction, ``on_start`` runs (and commits) first, so that a crash
-    midway leaves a trace, and ``on_failure(ms, partial)`` records the outcome:
-    ``partial`` is False when nothing can have been committed (the file was
-    sent whole, which the server runs as one implicit transaction).
+    Without a transaction, ``on_start`` is executed (and committed) first, so a
+    crash midway leaves a trace, and ``on_failure(ms, partial)`` records the
+    outcome: ``partial`` is False when nothing can have been committed (a file
+    the parser could not split is sent whole, which the server runs as one
+    implicit transaction).
     """
-    file = prepared.file
     started = time.perf_counter()
-    if file.transactional:
-        try:
-            with conn.transaction():
-                _execute(conn, prepared)
-                elapsed = _ms(started)
-                on_success(elapsed)
-        except _StatementError as exc:
-            raise _failure(prepared, exc, rolled_back=True) from exc.error
-        return elapsed
+    if prepared.file.transactional:
+        _run_in_transaction(conn, prepared, finish)
+        return _ms(started)
 
-    if on_start:
-        on_start()
-    try:
-        _execute(conn, prepared)
-    except _StatementError as exc:
-        partial = prepared.statements is not None
-        if on_failure and not conn.broken:
-            on_failure(_ms(started), partial)
-        raise _failure(prepared, exc, rolled_back=not partial) from exc.error
-    elapsed = _ms(started)
-    on_success(elapsed)
-    return elapsed
-
-
-class _StatementError(Exception):
-    def __init__(self, error: psycopg.Error, statement: stmts.Statement) -> None:
-        self.error, self.statement = error, statement
-
-
-def _execute(conn: Connection[tuple[object, ...]], prepared: Prepared) -> None:
-    body = prepared.file.body
-    statements = prepared.statements
-    if statements is None:
-        statements = [stmts.Statement(0, body)]
+    if on_start is not None:
+        conn.execute(on_start)
+    statements = prepared.statements or [stmts.Statement(0, prepared.file.body)]
     cur = conn.cursor()
     for statement in statements:
         try:
-            # Migration text is the trusted input by design; without parameters
-            # psycopg sends it as-is (simple protocol), '%' included.
             cur.execute(statement.text, prepare=False)
         except psycopg.Error as exc:
-            raise _StatementError(exc, statement) from exc
+            partial = prepared.statements is not None
+            if on_failure and not conn.broken:
+                on_failure(_ms(started), partial)
+            offset = statement.offset + _position(exc)
+            raise _failure(prepared.file, exc, offset, rolled_back=not partial) from exc
+    elapsed = _ms(started)
+    conn.execute(finish(sql.Literal(elapsed)))
+    return elapsed
+
+
+def _run_in_transaction(
+    conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish
+) -> None:
+    body = prepared.file.body
+    # "\n;" ends a last statement that lacks its semicolon or sits after a "--" comment.
+    message = _PREFIX + body + "\n;\n" + finish(ELAPSED_MS).as_string(conn) + ";\nCOMMIT;"
+    try:
+        # Migration text is trusted input by design; without parameters psycopg
+        # sends it as-is with the simple protocol, several statements and '%' included.
+        conn.execute(message, prepare=False)
+    except psycopg.Error as exc:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        position = exc.diag.statement_position
+        if position:
+            offset = int(position) - 1 - len(_PREFIX)
+            if not 0 <= offset <= len(body):
+                raise MigrationFailed(
+                    f"{prepared.file.path.name} ran, but recording it in the ledger failed, so "
+                    f"it was rolled back: {exc.diag.message_primary or exc}"
+                ) from exc
+            raise _failure(prepared.file, exc, offset, rolled_back=True) from exc
+        located = None if conn.broken else _locate(conn, prepared, exc)
+        if located is None:
+            raise _failure(prepared.file, exc, None, rolled_back=True) from exc
+        offset, replayed = located
+        raise _failure(prepared.file, replayed, offset, rolled_back=True) from exc
+
+
+def _locate(
+    conn: Connection[tuple[object, ...]], prepared: Prepared, error: psycopg.Error
+) -> tuple[int, psycopg.Error] | None:
+    """Find the failing statement by re-running the file's statements, then rolling back."""
+    statements = prepared.statements or stmts.split(prepared.file.body)
+    if not statements:
+        return None
+    cur = conn.cursor()
+    found: tuple[int, psycopg.Error] | None = None
+    try:
+        with conn.transaction(force_rollback=True):
+            for statement in statements:
+                try:
+                    cur.execute(statement.text, prepare=False)
+                except psycopg.Error as exc:
+                    if exc.sqlstate == error.sqlstate:
+                        found = (statement.offset + _position(exc), exc)
+                    break
+    except psycopg.Error:
+        return None
+    return found
+
+
+def _position(error: psycopg.Error) -> int:
+    """The 0-based character offset the server reported within the statement, or 0."""
+    position = error.diag.statement_position
+    return int(position) - 1 if position else 0
 
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
-def _failure(prepared: Prepared, exc: _StatementError, *, rolled_back: bool) -> MigrationFailed:
-    file, error, statement = prepared.file, exc.error, exc.statement
+def _failure(
+    file: SqlFile, error: psycopg.Error, offset: int | None, *, rolled_back: bool
+) -> MigrationFailed:
     diag = error.diag
-    offset = statement.offset
-    if diag.statement_position:
-        offset += int(diag.statement_position) - 1
-    line, column = stmts.line_column(file.body, offset)
+    line, column = stmts.line_column(file.body, offset or 0)
     path = display_path(file.path)
     sqlstate = error.sqlstate
     primary = diag.message_primary or str(error).strip()
-    head = f"{path}:{line}:{column}: " + (f"ERROR {sqlstate}: " if sqlstate else "") + primary
-    parts = [head]
+    where = f"{path}:{line}:{column}: " if offset is not None else f"{path}: "
+    parts = [where + (f"ERROR {sqlstate}: " if sqlstate else "") + primary]
     for label, value in (
         ("DETAIL", diag.message_detail),
         ("HINT", diag.message_hint),
@@ -175,8 +225,12 @@ def _failure(prepared: Prepared, exc: _StatementError, *, rolled_back: bool) -> 
             "  sqlmig: this statement cannot run inside a transaction; put "
             "`-- sqlmig: no-transaction` on the file's first line (and keep such files small)."
         )
-    parts.append(stmts.excerpt(file.body, line, column))
-    if conn_lost := (sqlstate is None and isinstance(error, psycopg.OperationalError)):
+    if offset is not None:
+        parts.append(stmts.excerpt(file.body, line, column))
+    else:
+        parts.append("  (the failing statement could not be located: re-running it did not fail)")
+    conn_lost = sqlstate is None and isinstance(error, psycopg.OperationalError)
+    if conn_lost:
         parts.append("The connection to the server was lost while this file ran.")
     if rolled_back:
         parts.append(
@@ -193,8 +247,8 @@ def _failure(prepared: Prepared, exc: _StatementError, *, rolled_back: bool) -> 
     return MigrationFailed(
         "\n".join(parts),
         path=path,
-        line=line,
-        column=column,
+        line=line if offset is not None else 0,
+        column=column if offset is not None else 0,
         sqlstate=sqlstate,
         server_message=primary,
         detail=diag.message_detail,

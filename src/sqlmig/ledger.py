@@ -101,6 +101,44 @@ def applied_texts(conn: Connection[tuple[object, ...]], versions: list[int]) -> 
     return {int(v): str(s) for v, s in cur}  # type: ignore[call-overload]
 
 
+#: Server-side milliseconds since the current query message arrived: the run time
+#: of a migration sent in the same message as its ledger row.
+ELAPSED_MS = sql.SQL(
+    "round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
+)
+
+
+def record_query(
+    script: Script,
+    *,
+    execution_ms: sql.Composable,
+    success: bool,
+    kind: str = "migration",
+) -> sql.Composed:
+    """Insert or overwrite the row for ``script`` (overwrite: a no-transaction run).
+
+    Values are literals, so the statement can travel in one message with the
+    migration itself (one round trip per file).
+    """
+    return sql.SQL(
+        "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
+        " VALUES ({values}, {execution_ms}, {success}, {kind})"
+        " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name,"
+        " checksum = EXCLUDED.checksum, script = EXCLUDED.script,"
+        " applied_at = clock_timestamp(), applied_by = current_user,"
+        " execution_ms = EXCLUDED.execution_ms, success = EXCLUDED.success,"
+        " kind = EXCLUDED.kind"
+    ).format(
+        table=_QUALIFIED,
+        values=sql.SQL(", ").join(
+            map(sql.Literal, (script.version, script.name, script.checksum, script.body))
+        ),
+        execution_ms=execution_ms,
+        success=sql.Literal(success),
+        kind=sql.Literal(kind),
+    )
+
+
 def record(
     conn: Connection[tuple[object, ...]],
     script: Script,
@@ -109,25 +147,19 @@ def record(
     success: bool,
     kind: str = "migration",
 ) -> None:
-    """Insert or overwrite the row for ``script`` (overwrite: a no-transaction run)."""
     conn.execute(
-        sql.SQL(
-            "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name,"
-            " checksum = EXCLUDED.checksum, script = EXCLUDED.script,"
-            " applied_at = clock_timestamp(), applied_by = current_user,"
-            " execution_ms = EXCLUDED.execution_ms, success = EXCLUDED.success,"
-            " kind = EXCLUDED.kind"
-        ).format(table=_QUALIFIED),
-        (script.version, script.name, script.checksum, script.body, execution_ms, success, kind),
+        record_query(script, execution_ms=sql.Literal(execution_ms), success=success, kind=kind)
+    )
+
+
+def delete_query(version: int) -> sql.Composed:
+    return sql.SQL("DELETE FROM {table} WHERE version = {version}").format(
+        table=_QUALIFIED, version=sql.Literal(version)
     )
 
 
 def delete(conn: Connection[tuple[object, ...]], version: int) -> None:
-    conn.execute(
-        sql.SQL("DELETE FROM {table} WHERE version = %s").format(table=_QUALIFIED), (version,)
-    )
+    conn.execute(delete_query(version))
 
 
 @contextmanager

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from . import database, executor, ledger
 from .config import Settings
 from .diffs import unified
@@ -104,8 +106,10 @@ def apply(
                 ms = executor.run_file(
                     conn,
                     ready,
-                    on_success=_recorder(conn, script, success=True),
-                    on_start=lambda s=script: _recorder(conn, s, success=False)(0),  # type: ignore[misc]
+                    finish=_recorded(script),
+                    on_start=ledger.record_query(
+                        script, execution_ms=sql.Literal(0), success=False
+                    ),
                     on_failure=_failure_recorder(conn, script),
                 )
                 result.applied.append((script, ms))
@@ -145,7 +149,7 @@ def rollback(
             ms = executor.run_file(
                 conn,
                 ready,
-                on_success=lambda _ms, v=script.version: ledger.delete(conn, v),  # type: ignore[misc]
+                finish=_forgotten(script.version),
                 on_failure=_failure_recorder(conn, script, undo_to_applied=True),
             )
             done.append((script, ms))
@@ -226,11 +230,12 @@ def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Pat
     return created
 
 
-def _recorder(conn: Connection, script: Script, *, success: bool) -> Callable[[int], None]:
-    def record(ms: int) -> None:
-        ledger.record(conn, script, execution_ms=ms, success=success)
+def _recorded(script: Script) -> executor.Finish:
+    return lambda ms: ledger.record_query(script, execution_ms=ms, success=True)
 
-    return record
+
+def _forgotten(version: int) -> executor.Finish:
+    return lambda _ms: ledger.delete_query(version)
 
 
 def _failure_recorder(
