@@ -265,3 +265,12 @@ def test_schema_model_round_trips_through_json(init_dsn):
     assert any(t.is_view for t in schema.tables)
     assert query(init_dsn, "select count(*) from schema_migrations")[0][0] > 0
     assert "schema_migrations" not in {t.name for t in schema.tables}
+
+
+def test_bundled_schema_applies_and_verifies(init_dsn, pg_major):
+    """sql/init 00-13 applied by sqlmig (the template) on this server; verify is clean."""
+    result = run(init_dsn, "--dir", "sql/init", "verify", "--strict")
+    assert result.exit_code == 0, result.output
+    versions = [r[0] for r in query(init_dsn, "select version from schema_migrations order by 1")]
+    assert versions == list(range(len(list((ROOT / "sql" / "init").glob("[0-9]*.sql")))))
+    assert pg_major in (15, 16, 17, 18)
