@@ -403,6 +403,12 @@ def db_stop(ctx: click.Context) -> None:
 
 # Command groups that live in their own modules (each imports only click at
 # module level, so --help stays fast). Register them here, one line each.
+from .cli_progress import demo, serve, tasks  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(demo)
+cli.add_command(tasks)
+
 from .cli_models import models  # noqa: E402
 
 cli.add_command(models)

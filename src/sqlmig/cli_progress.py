@@ -1,0 +1,262 @@
+"""CLI commands of the progress feature: ``serve``, ``demo episode``, ``tasks watch``.
+
+Only click is imported at module level (``sqlmig --help`` stays fast); the
+library (:mod:`sqlmig.progress`, psycopg) is imported inside the commands.
+Errors are :class:`~sqlmig.errors.SqlmigError` subclasses, printed redacted by
+the main group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .progress.store import Connection
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from .cli import _settings as resolve
+
+    return resolve(ctx)
+
+
+def _keep_secret(ctx: click.Context, token: str | None) -> None:
+    """Have the error printer mask the token (it masks the password of each DSN listed)."""
+    obj = ctx.find_root().obj
+    if obj is not None and token:
+        obj["secrets"].append(f"password={token}")
+
+
+def _connect_checked(settings: Settings) -> Connection:
+    """A connection to a database that has the progress tables (exit 2 otherwise)."""
+    from . import database
+    from .errors import UsageError
+    from .progress import store
+
+    conn = database.connect(settings)
+    if not store.has_progress_tables(conn):
+        conn.close()
+        raise UsageError(
+            f"{database.describe(database.target_dsn(settings))} has no async_tasks/"
+            "task_progress tables: apply the bundled schema first (sqlmig --dir sql/init apply)."
+        )
+    return conn
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to bind (0: any free port).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow a front-end on this origin (e.g. http://localhost:5173); repeatable; '*' for any.",
+)
+@click.option(
+    "--token",
+    envvar="SQLMIG_TOKEN",
+    metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' (or ?token=) [env: SQLMIG_TOKEN].",
+)
+@click.option(
+    "--heartbeat",
+    "heartbeat_s",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Interval of heartbeat comments on idle streams.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    cors_origins: tuple[str, ...],
+    token: str | None,
+    heartbeat_s: float,
+    access_log: bool,
+) -> None:
+    """Serve live task progress: SSE streams, a JSON API and the progress page.
+
+    One listening database connection feeds every stream. Endpoints:
+    /api/v1/tasks[/ID[/stream|/cancel]], /api/v1/health, and the page /tasks/ID.
+    """
+    import logging
+    import signal
+    import sys
+    import threading
+
+    from . import database
+    from .progress import store
+    from .progress.app import Options, ProgressApp
+    from .progress.hub import Hub
+    from .progress.server import make_server
+
+    _keep_secret(ctx, token)
+    for origin in cors_origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            from .errors import UsageError
+
+            raise UsageError(
+                f"--cors-origin must look like http://host:port or '*', not {origin!r}."
+            )
+
+    logger = logging.getLogger("sqlmig.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    settings = _settings(ctx)
+    _connect_checked(settings).close()
+    dsn = database.target_dsn(settings)
+    connect = store.connector(dsn)
+    hub = Hub(connect)
+    hub.start()
+    pool = store.Pool(connect)
+    try:
+        app = ProgressApp(
+            hub,
+            pool,
+            Options(cors_origins=cors_origins, token=token or None, heartbeat_s=heartbeat_s),
+        )
+        try:
+            server = make_server(app, host, port, access_log=access_log)
+        except OSError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+        bound_host, bound_port = server.server_address[:2]
+        shown = f"[{bound_host!s}]" if ":" in str(bound_host) else str(bound_host)
+        url = f"http://{shown}:{bound_port}"
+        click.echo(f"sqlmig progress server listening on {url}", err=False)
+        click.echo(f"  database: {database.describe(dsn)} (one LISTEN connection)")
+        click.echo(f"  page:     {url}/tasks/<task id>   API: {url}/api/v1/tasks")
+        if host not in _LOOPBACK and not token:
+            click.echo("  warning: listening beyond loopback without --token.", err=True)
+        sys.stdout.flush()
+
+        def stop(*_: object) -> None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            server.server_close()
+    finally:
+        hub.stop()
+        pool.close()
+    click.echo("sqlmig progress server stopped.")
+
+
+@click.group()
+def demo() -> None:
+    """Demonstrations of the progress stream (run `serve` in another terminal)."""
+
+
+@demo.command("episode")
+@click.option(
+    "--delay",
+    "delay_s",
+    type=click.FloatRange(min=0),
+    default=1.5,
+    show_default=True,
+    metavar="S",
+    help="Seconds between stages.",
+)
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Base URL of `sqlmig serve`, for the page link.",
+)
+@click.option("--title", default="Demo episode", show_default=True, help="Title of the memory.")
+@click.option(
+    "--fail-at",
+    type=click.Choice(
+        ["ingesting", "loading_schema", "extracting", "syncing_schema", "updating_communities"]
+    ),
+    help="Fail on purpose at this stage (to see the error panel).",
+)
+@click.pass_context
+def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: str | None) -> None:
+    """Create a memory and its task, then run the six episode stages through the reporter.
+
+    Prints the progress page's URL first; open it (or `sqlmig tasks watch ID`)
+    to follow along, and press Cancel there to stop the pipeline.
+    """
+    import os
+
+    from .progress import reporter
+
+    with _connect_checked(_settings(ctx)) as conn:
+        memory_id, rep = reporter.start_episode(conn, title=title)
+        base = url.rstrip("/")
+        click.echo(f"task {rep.task_id} (memory {memory_id})")
+        click.echo(f"progress page: {base}/tasks/{rep.task_id}")
+        if os.environ.get("SQLMIG_TOKEN"):
+            click.echo("  (the server wants a token: append ?token=... to that URL)")
+        click.echo(f"in a terminal: sqlmig tasks watch {rep.task_id} --url {base}", nl=True)
+
+        def shown(stage: reporter.Stage) -> None:
+            click.echo(f"{stage.percent:>5.0f} %  {stage.message}")
+
+        reporter.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
+
+
+@click.group()
+def tasks() -> None:
+    """Follow async tasks through the progress server."""
+
+
+@tasks.command("watch")
+@click.argument("task_id")
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Base URL of `sqlmig serve`.",
+)
+@click.option(
+    "--token",
+    envvar="SQLMIG_TOKEN",
+    metavar="TOKEN",
+    help="Bearer token of the server [env: SQLMIG_TOKEN].",
+)
+@click.pass_context
+def watch(ctx: click.Context, task_id: str, url: str, token: str | None) -> None:
+    """Show a task's progress as a terminal bar until it finishes (exit 1 if it fails).
+
+    Reconnects by itself (with Last-Event-ID) when the connection drops.
+    """
+    from .progress.watch import watch as follow
+
+    _keep_secret(ctx, token)
+    final = follow(url, task_id, token=token or None)
+    if final is None:
+        click.echo("The task had already finished.")
+    else:
+        click.echo("Completed.")

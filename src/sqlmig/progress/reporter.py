@@ -1,0 +1,281 @@
+"""The pipeline's side: report stages of a task, and learn that it was cancelled.
+
+    pipeline ──report(30, "Extracting ...")──▶ one transaction:
+        lock async_tasks row ─▶ check (range, order, not finished / cancelled)
+        ─▶ INSERT task_progress (seq by trigger) ─▶ UPDATE async_tasks ─▶ COMMIT ─▶ NOTIFY
+
+Usage::
+
+    reporter = ProgressReporter.create(conn, "memory.episode", input_data={...})
+    try:
+        reporter.report(10, "Starting ingestion", stage="ingesting")
+        ...
+        reporter.complete({"memory_id": str(memory_id)})
+    except TaskCancelled:
+        ...  # someone pressed Cancel: stop, clean up; the task is already CANCELLED
+    except Exception as exc:
+        reporter.fail(exc)
+        raise
+
+Pass an autocommit connection: each call commits on its own, so browsers
+see it at once. (Inside an outer transaction, psycopg makes the report a
+savepoint and nothing is sent before the outer COMMIT.)
+
+Cancellation needs no schema change: ``POST .../cancel`` sets the task
+CANCELLED (with completed_at, as the table's CHECKs require) and appends a
+CANCELLED row. The reporter's next call sees the status under the row lock
+and raises :class:`TaskCancelled`; :attr:`ProgressReporter.cancelled` and
+:meth:`ProgressReporter.sleep` let a pipeline notice between reports.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from ..errors import SqlmigError, UsageError
+from ..redact import redact
+from . import store
+from .events import TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from .store import Connection
+
+
+class ReportError(UsageError):
+    """A bad reporter call: percent out of range or going backwards, a finished task."""
+
+
+class TaskCancelled(SqlmigError):
+    """The task was cancelled; the pipeline should stop (the task is already CANCELLED)."""
+
+    exit_code = 1
+
+    def __init__(self, task_id: UUID) -> None:
+        super().__init__(f"task {task_id} was cancelled.")
+        self.task_id = task_id
+
+
+class TaskFailed(SqlmigError):
+    """Raised by the demo pipeline on purpose (``--fail-at``), to show the error panel."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    percent: float
+    stage: str  # machine name (task_progress.stage)
+    message: str  # what a person reads
+
+
+EPISODE_STAGES: tuple[Stage, ...] = (
+    Stage(10, "ingesting", "Starting ingestion"),
+    Stage(20, "loading_schema", "Loading schema"),
+    Stage(30, "extracting", "Extracting entities and relationships"),
+    Stage(50, "syncing_schema", "Syncing schema"),
+    Stage(75, "updating_communities", "Updating communities"),
+    Stage(100, "completed", "Completed"),
+)
+
+
+class ProgressReporter:
+    """Reports progress of one async task; see the module docstring."""
+
+    def __init__(self, conn: Connection, task_id: UUID | str) -> None:
+        self.conn = conn
+        self.task_id = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
+
+    @classmethod
+    def create(
+        cls,
+        conn: Connection,
+        task_type: str,
+        *,
+        input_data: Mapping[str, Any] | None = None,
+    ) -> ProgressReporter:
+        """Insert a PENDING task and return its reporter."""
+        if not task_type.strip():
+            raise ReportError("task_type must not be blank.")
+        with conn.transaction():
+            task_id = store.create_task(conn, task_type, dict(input_data or {}))
+        return cls(conn, task_id)
+
+    def report(
+        self,
+        percent: float,
+        message: str = "",
+        *,
+        stage: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append a RUNNING row and move the task to ``percent``; returns the row's seq.
+
+        ``percent`` may stay the same (several messages in one stage) but not
+        go down. 100 here means "almost done": only :meth:`complete` finishes.
+        """
+        _check_percent(percent)
+        with self.conn.transaction():
+            state = self._lock()
+            if percent < state.progress:
+                raise ReportError(
+                    f"progress cannot go backwards: task {self.task_id} is at "
+                    f"{state.progress:g} %, reported {percent:g} %."
+                )
+            seq = store.append_progress(
+                self.conn,
+                self.task_id,
+                status="RUNNING",
+                percent=percent,
+                stage=stage,
+                message=message,
+                data=dict(data) if data is not None else None,
+            )
+            store.mark_running(self.conn, self.task_id, percent)
+        return seq
+
+    def complete(self, result: Mapping[str, Any] | None = None, message: str = "Completed") -> int:
+        """Finish the task at 100 % with an optional result (a JSON object)."""
+        with self.conn.transaction():
+            self._lock()
+            seq = store.append_progress(
+                self.conn,
+                self.task_id,
+                status="COMPLETED",
+                percent=100,
+                stage="completed",
+                message=message,
+                data={"result": dict(result)} if result is not None else None,
+            )
+            store.mark_completed(self.conn, self.task_id, dict(result) if result else None)
+        return seq
+
+    def fail(self, error: BaseException | str, *, stage: str | None = None) -> int:
+        """Mark the task FAILED with the error (type and message; traceback in error_data)."""
+        details = error_details(error)
+        with self.conn.transaction():
+            state = self._lock()
+            seq = store.append_progress(
+                self.conn,
+                self.task_id,
+                status="FAILED",
+                percent=state.progress,
+                stage=stage,
+                message=details["message"],
+                data={"error": {"type": details["type"], "message": details["message"]}},
+            )
+            store.mark_failed(self.conn, self.task_id, details)
+        return seq
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the task was cancelled (one cheap query)."""
+        return store.task_status(self.conn, self.task_id) == "CANCELLED"
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`TaskCancelled` if the task was cancelled."""
+        if self.cancelled:
+            raise TaskCancelled(self.task_id)
+
+    def sleep(self, seconds: float, *, poll_s: float = 0.2) -> None:
+        """Wait (simulated or real work), waking early to raise on cancellation."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check_cancelled()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(poll_s, left))
+
+    def _lock(self) -> store.TaskState:
+        state = store.lock_task(self.conn, self.task_id)
+        if state is None:
+            raise ReportError(f"no task {self.task_id}.")
+        if state.status == "CANCELLED":
+            raise TaskCancelled(self.task_id)
+        if state.status in TERMINAL_STATUSES:
+            raise ReportError(f"task {self.task_id} is already {state.status}; cannot report.")
+        return state
+
+
+def _check_percent(percent: float) -> None:
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        raise ReportError(f"percent must be a number, not {percent!r}.")
+    if not math.isfinite(percent) or not 0 <= percent <= 100:
+        raise ReportError(f"percent must be between 0 and 100, not {percent!r}.")
+    if round(percent, 2) != percent:
+        raise ReportError(f"percent has at most two decimals (NUMERIC(5,2)), not {percent!r}.")
+
+
+def error_details(error: BaseException | str) -> dict[str, Any]:
+    """error_data for a failure: type, a redacted message, and the traceback if any."""
+    if isinstance(error, BaseException):
+        details: dict[str, Any] = {
+            "type": type(error).__name__,
+            "message": redact(str(error)) or type(error).__name__,
+        }
+        if error.__traceback__ is not None:
+            details["traceback"] = redact("".join(traceback.format_exception(error)))
+        return details
+    return {"type": "Error", "message": redact(error) or "failed"}
+
+
+# -- the episode pipeline (demo and tests) ---------------------------------------------------
+
+
+def start_episode(
+    conn: Connection, *, title: str = "Demo episode", project_id: UUID | None = None
+) -> tuple[UUID, ProgressReporter]:
+    """Create a memory and its PENDING task (linked both ways); returns (memory_id, reporter)."""
+    project = project_id or uuid.uuid4()
+    with conn.transaction():
+        task_id = store.create_task(
+            conn, "memory.episode", {"project_id": str(project), "title": title}
+        )
+        memory_id = store.create_memory(conn, project, title, task_id)
+    return memory_id, ProgressReporter(conn, task_id)
+
+
+def run_episode(
+    reporter: ProgressReporter,
+    memory_id: UUID,
+    *,
+    delay_s: float = 1.0,
+    fail_at: str | None = None,
+    on_stage: Callable[[Stage], None] | None = None,
+) -> None:
+    """Run the six episode stages, ``delay_s`` apart (stand-ins for the real work).
+
+    Cancellation stops it with :class:`TaskCancelled` (memory back to PENDING,
+    so it can run again); a failure is recorded (memory FAILED) and re-raised.
+    ``fail_at`` names a stage that raises :class:`TaskFailed`, to see a failure.
+    """
+    conn = reporter.conn
+    try:
+        for stage in EPISODE_STAGES:
+            if fail_at == stage.stage:
+                raise TaskFailed(f"{stage.message} failed: simulated failure (--fail-at).")
+            if stage.percent < 100:
+                reporter.report(stage.percent, stage.message, stage=stage.stage)
+            else:
+                with conn.transaction():
+                    reporter.complete({"memory_id": str(memory_id)}, stage.message)
+                    store.set_memory_status(conn, memory_id, "READY")
+            if on_stage:
+                on_stage(stage)
+            if stage.percent < 100:
+                reporter.sleep(delay_s)
+    except TaskCancelled:
+        store.set_memory_status(conn, memory_id, "PENDING")
+        raise
+    except Exception as exc:
+        with conn.transaction():
+            reporter.fail(exc)
+            store.set_memory_status(conn, memory_id, "FAILED")
+        raise

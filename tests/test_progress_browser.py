@@ -1,0 +1,306 @@
+"""The progress page in a real headless Chromium, while `sqlmig demo episode` runs.
+
+Needs Debian's chromium and chromium-driver (scripts/test installs them as
+root) and selenium (the test extra). Without them the tests skip, except
+under CI=true, where they fail. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from test_progress_support import TIMEOUT_S, Background, connect, progress_server
+
+from sqlmig.progress.reporter import run_episode, start_episode
+from sqlmig.progress.server import BackgroundServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.slow
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        return "chromium / chromium-driver not installed (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser test cannot run under CI: {missing}")
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="sqlmig-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=900,860",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path: Selenium Manager never tries to download anything.
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def start_demo(dsn: str, url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Run `sqlmig demo episode` as a user would; returns it and the page URL it printed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("SQLMIG_TOKEN", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "sqlmig", "--dsn", dsn, "demo", "episode", "--url", url, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert demo.stdout is not None
+    for _ in range(5):
+        line = demo.stdout.readline()
+        match = re.search(r"progress page: (\S+)", line)
+        if match:
+            return demo, match[1]
+    demo.kill()
+    demo.communicate()
+    raise AssertionError("demo episode printed no page URL")
+
+
+def wait_for(driver: Any, condition: Any, what: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.05).until(condition, what)
+
+
+def text_of(driver: Any, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    """Save a screenshot once the bar's CSS transitions have come to rest."""
+    script = (
+        "const s = getComputedStyle(document.getElementById('bar'));"
+        "return s.width + ' ' + s.backgroundColor;"
+    )
+    previous: list[str] = []
+
+    def settled(d: Any) -> bool:
+        previous.append(d.execute_script(script))
+        return len(previous) >= 8 and len(set(previous[-8:])) == 1
+
+    wait_for(driver, settled, "the bar to stop moving")
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def test_page_follows_the_demo_to_100_percent(browser, init_dsn):
+    from selenium.webdriver.common.by import By
+
+    with progress_server(init_dsn) as srv:
+        demo, page_url = start_demo(init_dsn, srv.url, "--delay", "0.4")
+        try:
+            browser.get(page_url)
+            bar = browser.find_element(By.ID, "progressbar")
+            wait_for(
+                browser,
+                lambda d: not d.find_element(By.ID, "done").get_attribute("hidden"),
+                "the completion panel",
+            )
+            wait_for(
+                browser, lambda d: text_of(d, "done-text").startswith("Finished in"), "duration"
+            )
+            assert bar.get_attribute("aria-valuenow") == "100"
+            assert text_of(browser, "percent") == "100 %"
+            assert text_of(browser, "message") == "Completed"
+            assert text_of(browser, "done-title") == "Completed"
+            assert text_of(browser, "status") == "COMPLETED"
+            history = browser.find_elements(By.CSS_SELECTOR, "#history li")
+            assert [li.find_element(By.CLASS_NAME, "m").text for li in history] == [
+                "Starting ingestion",
+                "Loading schema",
+                "Extracting entities and relationships",
+                "Syncing schema",
+                "Updating communities",
+                "Completed",
+            ]
+            assert browser.find_element(By.ID, "cancel").get_attribute("disabled") is not None
+            assert browser.find_element(By.ID, "error").get_attribute("hidden") is not None
+            assert console_errors(browser) == []  # no CSP violation, no script error
+            path = screenshot(browser, "progress-page.png")
+        finally:
+            _, err = demo.communicate(timeout=TIMEOUT_S)
+    assert demo.returncode == 0, err
+    assert path.stat().st_size > 10_000
+
+
+def test_cancel_button_stops_the_pipeline(browser, init_dsn):
+    from selenium.webdriver.common.by import By
+
+    with progress_server(init_dsn) as srv:
+        demo, page_url = start_demo(init_dsn, srv.url, "--delay", "60")
+        try:
+            browser.get(page_url)
+            wait_for(browser, lambda d: text_of(d, "percent") == "10 %", "the first stage")
+            browser.find_element(By.ID, "cancel").click()
+            wait_for(browser, lambda d: text_of(d, "status") == "CANCELLED", "the cancelled event")
+            assert text_of(browser, "done-title") == "Cancelled"
+            assert console_errors(browser) == []
+            screenshot(browser, "progress-page-cancelled.png")
+        finally:
+            _, err = demo.communicate(timeout=TIMEOUT_S)
+    assert demo.returncode == 1 and "was cancelled" in err
+
+
+def test_failure_shows_the_error_panel(browser, init_dsn):
+    from selenium.webdriver.common.by import By
+
+    with progress_server(init_dsn) as srv:
+        demo, page_url = start_demo(
+            init_dsn, srv.url, "--delay", "0.3", "--fail-at", "syncing_schema"
+        )
+        try:
+            browser.get(page_url)
+            wait_for(
+                browser,
+                lambda d: not d.find_element(By.ID, "error").get_attribute("hidden"),
+                "the error panel",
+            )
+            assert text_of(browser, "error-type") == "TaskFailed"
+            assert "simulated failure" in text_of(browser, "error-text")
+            assert text_of(browser, "status") == "FAILED"
+            assert text_of(browser, "percent") == "30 %"
+            screenshot(browser, "progress-page-failed.png")
+        finally:
+            _, err = demo.communicate(timeout=TIMEOUT_S)
+    assert demo.returncode == 1 and "simulated failure" in err
+
+
+FRONT_END = b"""<!doctype html><meta charset="utf-8"><title>front-end</title><ul id="log"></ul>
+<script>
+const q = new URLSearchParams(location.search);
+const api = q.get("api") + "/api/v1/tasks/" + q.get("id");
+const log = (text) => {
+  const li = document.createElement("li");
+  li.textContent = text;
+  document.getElementById("log").append(li);
+};
+fetch(api).then((r) => r.json()).then((t) => log("task " + t.task_type));
+const es = new EventSource(api + "/stream");
+for (const name of ["progress", "completed"]) {
+  es.addEventListener(name, (e) => {
+    log(name + " " + JSON.parse(e.data).percent);
+    if (name === "completed") { es.close(); log("closed"); }
+  });
+}
+</script>"""
+
+
+def test_front_end_on_another_port_uses_the_stream(browser, init_dsn):
+    """CORS for real: a page served from another origin reads the JSON API and the stream."""
+    from selenium.webdriver.common.by import By
+
+    def front_end(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [FRONT_END]
+
+    with (
+        BackgroundServer(front_end) as front,
+        progress_server(init_dsn, cors_origins=(front.url,)) as srv,
+        connect(init_dsn) as conn,
+    ):
+        memory_id, rep = start_episode(conn)
+        browser.get(f"{front.url}/?api={srv.url}&id={rep.task_id}")
+        wait_for(browser, lambda d: "task memory.episode" in text_of(d, "log"), "the JSON API")
+        work = Background(lambda: run_episode(rep, memory_id, delay_s=0.05))
+        wait_for(browser, lambda d: "closed" in text_of(d, "log"), "the completed event")
+        work.result()
+    lines = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#log li")]
+    assert lines == [
+        "task memory.episode",
+        "progress 10",
+        "progress 20",
+        "progress 30",
+        "progress 50",
+        "progress 75",
+        "completed 100",
+        "closed",
+    ]
+    assert console_errors(browser) == []
+
+
+def test_page_reconnects_by_itself_when_the_server_restarts(browser, init_dsn):
+    """The progress server goes away mid-task and comes back on the same port."""
+    from selenium.webdriver.common.by import By
+
+    with connect(init_dsn) as conn:
+        memory_id, rep = start_episode(conn)
+        with progress_server(init_dsn) as first:
+            port = first.port
+            browser.get(f"{first.url}/tasks/{rep.task_id}")
+            wait_for(browser, lambda d: text_of(d, "conn") == "live", "the stream")
+            rep.report(10, "Starting ingestion", stage="ingesting")
+            wait_for(browser, lambda d: text_of(d, "percent") == "10 %", "the first row")
+        # Streams ended with the server; rows committed now reach nobody live.
+        rep.report(20, "Loading schema", stage="loading_schema")
+        with progress_server(init_dsn, port=port):
+            work = Background(lambda: run_episode_rest(rep, memory_id))
+            wait_for(browser, lambda d: text_of(d, "status") == "COMPLETED", "completion")
+            work.result()
+    history = [
+        li.find_element(By.CLASS_NAME, "m").text
+        for li in browser.find_elements(By.CSS_SELECTOR, "#history li")
+    ]
+    assert history == [
+        "Starting ingestion",
+        "Loading schema",
+        "Extracting entities and relationships",
+        "Completed",
+    ]
+
+
+def run_episode_rest(rep, memory_id):
+    rep.report(30, "Extracting entities and relationships", stage="extracting")
+    rep.complete({"memory_id": str(memory_id)})
