@@ -184,3 +184,30 @@ def test_plain_lines_without_a_terminal(dsn, mig_dir):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("applied 01-t1.sql") and lines[0].endswith(" ms")
     assert "\r" not in result.stdout and "\x1b" not in result.stdout
+
+
+def test_lock_held_by_another_runner_waits_then_exits_3(dsn, mig_dir):
+    from sqlmig.ledger import LOCK_KEY
+
+    mig_dir.write("1-a.sql", "create table a (id int);")
+    with psycopg.connect(dsn, autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
+        result = subprocess.run(
+            sqlmig_cmd(dsn, mig_dir, "apply", "--lock-timeout", "1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 3, result.stderr
+        assert result.stdout.startswith(
+            "waiting for the migration lock: another sqlmig run holds it"
+        )
+        assert (
+            "held the migration lock for 1 s" in result.stderr and "--lock-timeout" in result.stderr
+        )
+        assert query(dsn, "select to_regclass('a')") == [(None,)]
+    # Released: the next run applies without waiting.
+    again = subprocess.run(
+        sqlmig_cmd(dsn, mig_dir, "apply"), capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0 and "waiting" not in again.stdout

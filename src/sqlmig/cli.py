@@ -184,14 +184,20 @@ def apply(
 class _Progress:
     """One line per migration; on a terminal, a bar redrawn in place below them."""
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "applied") -> None:
         self.tty = sys.stdout.isatty()
+        self.verb = verb
 
     def __call__(self, event: Event) -> None:
-        from .executor import Finished
+        from .executor import Finished, WaitingForLock
 
-        if isinstance(event, Finished):
-            line = f"applied {event.script.filename:<40} {event.execution_ms:>7} ms"
+        if isinstance(event, WaitingForLock):
+            click.echo(
+                "waiting for the migration lock: another sqlmig run holds it "
+                f"(up to {event.timeout_s:g} s, --lock-timeout)"
+            )
+        elif isinstance(event, Finished):
+            line = f"{self.verb} {event.script.filename:<40} {event.execution_ms:>7} ms"
             if self.tty:
                 click.echo("\r\x1b[K" + line)
                 if event.index < event.total:
@@ -323,9 +329,9 @@ def rollback(ctx: click.Context, to_version: int, lock_timeout_s: float) -> None
     """Run down files in reverse, down to but not including version V."""
     from .runner import rollback as run
 
-    done = run(_settings(ctx), to_version, lock_timeout_s=lock_timeout_s)
-    for script, ms in done:
-        click.echo(f"rolled back {script.filename:<36} {ms:>7} ms")
+    done = run(
+        _settings(ctx), to_version, lock_timeout_s=lock_timeout_s, sink=_Progress("rolled back")
+    )
     click.echo(f"Rolled back {len(done)} migration(s)." if done else "Nothing to roll back.")
 
 

@@ -67,7 +67,14 @@ class Finished:
     execution_ms: int
 
 
-Event = Started | Finished
+@dataclass(frozen=True)
+class WaitingForLock:
+    """Another runner holds the migration lock; this one waits up to ``timeout_s``."""
+
+    timeout_s: float
+
+
+Event = Started | Finished | WaitingForLock
 Sink = Callable[[Event], None]
 
 

@@ -8,7 +8,7 @@ the text is fetched only to show a diff.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,13 +163,31 @@ def delete(conn: Connection[tuple[object, ...]], version: int) -> None:
 
 
 @contextmanager
-def locked(conn: Connection[tuple[object, ...]], timeout_s: float) -> Iterator[None]:
+def locked(
+    conn: Connection[tuple[object, ...]],
+    timeout_s: float,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Hold the migration lock for the block: one runner per database at a time.
 
-    A session-level advisory lock, taken in a short transaction whose
-    ``SET LOCAL lock_timeout`` bounds the wait without leaking into the
-    migrations. The server releases it if this process dies.
+    A session-level advisory lock: tried once without waiting; if another
+    runner holds it, ``on_wait`` is told and the wait happens in a short
+    transaction whose ``SET LOCAL lock_timeout`` bounds it without leaking
+    into the migrations. The server releases the lock if this process dies.
     """
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    if not (row and row[0]):
+        if on_wait is not None:
+            on_wait()
+        _wait_for_lock(conn, timeout_s)
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
+def _wait_for_lock(conn: Connection[tuple[object, ...]], timeout_s: float) -> None:
     try:
         with conn.transaction():
             conn.execute(
@@ -182,8 +200,3 @@ def locked(conn: Connection[tuple[object, ...]], timeout_s: float) -> Iterator[N
             "wait for it to finish or raise --lock-timeout "
             f"(pg_locks shows the holder: advisory lock objid {LOCK_KEY & 0xFFFFFFFF})."
         ) from exc
-    try:
-        yield
-    finally:
-        if not conn.closed and not conn.broken:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))

@@ -21,7 +21,7 @@ from . import database, executor, ledger
 from .config import Settings
 from .diffs import unified
 from .errors import PlanRefused, UsageError
-from .executor import Finished, Sink, Started
+from .executor import Finished, Sink, Started, WaitingForLock
 from .plan import Entry, Plan, State, build_plan
 from .scripts import Script, load_scripts
 
@@ -87,7 +87,7 @@ def apply(
             plan = build_plan(scripts, ledger.read(conn), target=target)
             _refuse(conn, plan, out_of_order)
             return ApplyResult(plan, plan.to_apply(), dry_run=True)
-        with ledger.locked(conn, lock_timeout_s):
+        with ledger.locked(conn, lock_timeout_s, _waiting(sink, lock_timeout_s)):
             # Read under the lock: a runner that held it before us may have
             # applied some of these already.
             plan = build_plan(scripts, ledger.read(conn), target=target)
@@ -127,7 +127,10 @@ def rollback(
 ) -> list[tuple[Script, int]]:
     """Run down files, newest first, for every applied version above ``to_version``."""
     scripts = load_scripts(settings.directory)
-    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+    with (
+        database.connect(settings) as conn,
+        ledger.locked(conn, lock_timeout_s, _waiting(sink, lock_timeout_s)),
+    ):
         plan = build_plan(scripts, ledger.read(conn))
         undo = [e for e in reversed(plan.entries) if e.row is not None and e.version > to_version]
         blockers = [e for e in undo if e.state is not State.APPLIED]
@@ -228,6 +231,12 @@ def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Pat
         created.append(directory / f"{stem}.down.sql")
         created[-1].write_text(f"-- undo {name}\n\n")
     return created
+
+
+def _waiting(sink: Sink | None, timeout_s: float) -> Callable[[], None] | None:
+    if sink is None:
+        return None
+    return lambda: sink(WaitingForLock(timeout_s))
 
 
 def _recorded(script: Script) -> executor.Finish:
