@@ -97,4 +97,5 @@ def test_embedded_default_applies_bundled_schema(tmp_path: Path):
     finally:
         stopped = sqlmig("db", "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert stopped.stderr == ""  # no library warnings on the user's terminal
     assert "not running" in sqlmig("db", "stop").stdout

