@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import naming
-from .schema import Column, Schema, Table
+from .schema import Column, Schema
 from .typemap import PyType, python_type
 
 WIDTH = 100
@@ -71,31 +71,28 @@ def render(
 
 
 def build_module(schema: Schema, *, command: str) -> _Module:
-    enum_names = naming.unique([naming.enum_class_name(e.name) for e in schema.enums])
-    enum_classes = {e.qualified: n for e, n in zip(schema.enums, enum_names, strict=True)}
+    names = naming.class_names(schema)
+    enum_classes = names.enums
     enum_values = {e.qualified: e.values for e in schema.enums}
-    model_names = _model_names(schema.tables, set(enum_names))
 
     imports: set[str] = {"from pydantic import BaseModel, ConfigDict"}
-    imports.add("from typing import ClassVar") if schema.tables else None
+    if schema.tables:
+        imports.add("from typing import ClassVar")
     if schema.enums:
         imports.add("from enum import StrEnum")
     enums = [
         _Enum(
-            name=name,
+            name=enum_classes[e.qualified],
             doc=_doc(e.comment or f"Values of the PostgreSQL enum {e.qualified}.", 4),
             members=list(
-                zip(
-                    naming.unique([naming.enum_member_name(v) for v in e.values]),
-                    (_quote(v) for v in e.values),
-                    strict=True,
-                )
+                zip(naming.enum_member_names(e.values), map(_quote, e.values), strict=True)
             ),
         )
-        for e, name in zip(schema.enums, enum_names, strict=True)
+        for e in schema.enums
     ]
     models = []
-    for table, name in zip(schema.tables, model_names, strict=True):
+    for table in schema.tables:
+        name = names.models[table.qualified]
         default_doc = f"A row of the {table.kind} {table.qualified}."
         model = _Model(name=name, doc=_doc(table.comment or default_doc, 4), table=table.qualified)
         py_names = naming.unique([naming.field_name(c.name) for c in table.columns])
@@ -119,19 +116,10 @@ def build_module(schema: Schema, *, command: str) -> _Module:
             '"""',
         ],
         imports=_sorted_imports(imports),
-        names=sorted(enum_names + model_names),
+        names=sorted([*enum_classes.values(), *names.models.values()]),
         enums=enums,
         models=models,
     )
-
-
-def _model_names(tables: tuple[Table, ...], taken: set[str]) -> list[str]:
-    base = [naming.model_class_name(t.name) for t in tables]
-    names = []
-    for table, name in zip(tables, base, strict=True):
-        clash = name in taken or name in naming.IMPORTED_NAMES or base.count(name) > 1
-        names.append(naming.pascal(table.schema_name) + name if clash else name)
-    return naming.unique(names)
 
 
 def _field(
@@ -200,9 +188,9 @@ def _default_repr(
         return ("default_factory", "list") if value == "{}" else None
     if ctype.kind == "enum":
         if value in enum_values[ctype.name]:
-            member = naming.unique([naming.enum_member_name(v) for v in enum_values[ctype.name]])
-            index = enum_values[ctype.name].index(str(value))
-            return ("default", f"{enum_classes[ctype.name]}.{member[index]}")
+            labels = enum_values[ctype.name]
+            member = naming.enum_member_names(labels)[labels.index(str(value))]
+            return ("default", f"{enum_classes[ctype.name]}.{member}")
         return None
     annotation = py.annotation
     try:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from . import naming
-from .codegen import _model_names
 from .errors import UsageError
 from .schema import Schema
 from .typemap import canonical_constraints, python_type
@@ -69,9 +68,10 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
     enums = {c.__name__: c for c in classes if issubclass(c, Enum) and c.__module__ != "enum"}
     drift: list[Drift] = []
 
-    enum_names = naming.unique([naming.enum_class_name(e.name) for e in schema.enums])
-    enum_classes = {e.qualified: n for e, n in zip(schema.enums, enum_names, strict=True)}
-    for enum_type, name in zip(schema.enums, enum_names, strict=True):
+    names = naming.class_names(schema)
+    enum_classes = names.enums
+    for enum_type in schema.enums:
+        name = enum_classes[enum_type.qualified]
         subject = f"enum {enum_type.qualified}"
         if name not in enums:
             drift.append(Drift("missing-enum", subject, f"class {name}", "no such class"))
@@ -85,9 +85,9 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
             )
 
     by_table = {getattr(m, "__table__", None): m for m in models.values()}
-    expected_names = _model_names(schema.tables, set(enum_names))
     matched: set[str] = set()
-    for table, class_name in zip(schema.tables, expected_names, strict=True):
+    for table in schema.tables:
+        class_name = names.models[table.qualified]
         model = by_table.get(table.qualified) or models.get(class_name)
         if model is None:
             drift.append(

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .schema import Schema
 
 #: Names the generated module imports at top level; a field must not shadow them.
 IMPORTED_NAMES = frozenset(
@@ -105,3 +110,33 @@ def unique(names: list[str]) -> list[str]:
         seen.setdefault(candidate, 1)
         out.append(candidate)
     return out
+
+
+def enum_member_names(labels: tuple[str, ...]) -> list[str]:
+    return unique([enum_member_name(label) for label in labels])
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """The class name of every enum type and table of a schema, unique in one module."""
+
+    enums: dict[str, str]  # enum qualified name -> class name
+    models: dict[str, str]  # table qualified name -> class name
+
+
+def class_names(schema: Schema) -> ClassNames:
+    """Enums keep their names; a table whose name clashes gets its schema as prefix.
+
+    Shared by the generator and the drift check, so both agree on every name.
+    """
+    enum_names = unique([enum_class_name(e.name) for e in schema.enums])
+    taken = set(enum_names)
+    base = [model_class_name(t.name) for t in schema.tables]
+    models = []
+    for table, name in zip(schema.tables, base, strict=True):
+        clash = name in taken or name in IMPORTED_NAMES or base.count(name) > 1
+        models.append(pascal(table.schema_name) + name if clash else name)
+    return ClassNames(
+        enums={e.qualified: n for e, n in zip(schema.enums, enum_names, strict=True)},
+        models={t.qualified: n for t, n in zip(schema.tables, unique(models), strict=True)},
+    )
