@@ -7,6 +7,8 @@ import json
 import pytest
 from conftest import query
 
+from sqlmig import scripts
+
 LONG = """-- 10-c.sql: the error is on line 7
 create table c (
   id int primary key
@@ -50,7 +52,9 @@ def test_ledger_keeps_text_checksum_and_timing(sqlmig, mig_dir, dsn):
     ((script, checksum, ms, by, kind),) = query(
         dsn, "select script, checksum, execution_ms, applied_by, kind from schema_migrations"
     )
-    assert script == "create table a (id int);\n"
+    # The text that ran, line endings included (issue 8, item 8); the checksum ignores them.
+    assert script == "create table a (id int);\r\n"
+    assert checksum == scripts.checksum("create table a (id int);\n")
     assert len(checksum) == 64 and ms >= 0 and by == "postgres" and kind == "migration"
 
 

@@ -71,10 +71,10 @@ def test_checksum_ignores_bom_and_line_endings():
     assert checksum(lf) != checksum(lf.replace("id", "ID"))
 
 
-def test_crlf_file_is_stored_normalized(mig_dir):
+def test_crlf_file_keeps_its_text_and_checksums_normalized(mig_dir):
     mig_dir.write("1-a.sql", b"\xef\xbb\xbfselect 1;\r\nselect 2;\r\n")
     (script,) = load_scripts(mig_dir.path)
-    assert script.body == "select 1;\nselect 2;\n"
+    assert script.body == "select 1;\r\nselect 2;\r\n"  # what runs: the file's own text
     assert script.checksum == checksum("select 1;\nselect 2;\n")
 
 

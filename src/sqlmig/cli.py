@@ -235,6 +235,16 @@ def _plan_json(plan: Plan) -> list[dict[str, Any]]:
             "checksum": e.script.checksum if e.script else e.row.checksum if e.row else None,
             "applied_at": e.row.applied_at.isoformat() if e.row else None,
             "execution_ms": e.row.execution_ms if e.row else None,
+            "edit_accepted": (
+                {
+                    "applied_checksum": e.row.checksum,
+                    "accepted_checksum": e.row.accepted_checksum,
+                    "accepted_at": e.row.accepted_at.isoformat() if e.row.accepted_at else None,
+                    "accepted_by": e.row.accepted_by,
+                }
+                if e.row and e.row.accepted_checksum
+                else None
+            ),
         }
         for e in plan.entries
     ]
@@ -245,6 +255,11 @@ def _render_plan(plan: Plan) -> None:
         line = f"{_MARK[e.state.value]} {e.filename:<40} {e.state.value:<12}"
         if e.row and e.state.value != "pending":
             line += f" {e.row.applied_at:%Y-%m-%d %H:%M:%S} {e.row.execution_ms:>7} ms"
+            if e.row.accepted_checksum and e.row.accepted_at:
+                line += (
+                    f"  (edit accepted {e.row.accepted_at:%Y-%m-%d %H:%M:%S} by "
+                    f"{e.row.accepted_by}; the edited SQL did not run)"
+                )
         click.echo(line.rstrip())
     counts = {k: v for k, v in plan.counts().items() if v}
     summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
@@ -359,15 +374,22 @@ def baseline(ctx: click.Context, version: int) -> None:
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be repaired; change nothing.")
 @click.pass_context
-def repair(ctx: click.Context) -> None:
-    """Accept reviewed edits: realign checksums, drop failed and missing rows."""
+def repair(ctx: click.Context, dry_run: bool) -> None:
+    """Accept reviewed edits (recorded as such; no SQL runs), drop failed and missing rows."""
     from .runner import repair as run
 
-    actions = run(_settings(ctx))
+    actions = run(_settings(ctx), dry_run=dry_run)
+    prefix = "would have " if dry_run else ""
     for entry, what in actions:
-        click.echo(f"{entry.filename}: {what}")
-    click.echo(f"Repaired {len(actions)} row(s)." if actions else "Nothing to repair.")
+        click.echo(f"{entry.filename}: {prefix}{what}")
+    if not actions:
+        click.echo("Nothing to repair.")
+    elif dry_run:
+        click.echo(f"Would repair {len(actions)} row(s) (dry run: nothing was changed).")
+    else:
+        click.echo(f"Repaired {len(actions)} row(s).")
 
 
 @cli.group()

@@ -6,6 +6,7 @@ Every message here is redacted: a DSN's password never leaves this module.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -71,20 +72,38 @@ def connect(
 
 
 def _open(dsn: str, **overrides: str) -> Connection[tuple[object, ...]]:
-    params: dict[str, object] = {"application_name": "sqlmig", "autocommit": True}
+    # prepare_threshold=None: the session reset between files deallocates
+    # prepared statements, so psycopg must not keep any of its own.
+    params: dict[str, object] = {
+        "application_name": "sqlmig",
+        "autocommit": True,
+        "prepare_threshold": None,
+    }
     try:
         given = conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"invalid DSN: {redact(str(exc), (password_of(dsn),))}") from None
     if "connect_timeout" not in given:
         params["connect_timeout"] = _DEFAULT_CONNECT_TIMEOUT
+    params["options"] = _session_options(given.get("options"))
     params.update(overrides)
-    conn = psycopg.connect(dsn, **params)  # type: ignore[arg-type]
-    if conn.info.server_version >= 140000:
-        # Let the server notice a killed runner during a long statement, so
-        # the lock and the transaction are released promptly.
-        conn.execute("SET client_connection_check_interval = 2000")
-    return conn
+    return psycopg.connect(dsn, **params)  # type: ignore[arg-type]
+
+
+def _session_options(given: object) -> str:
+    """Startup options: the user's (DSN or PGOPTIONS) plus the settings sqlmig pins.
+
+    As startup options they survive the ``RESET ALL`` between files. The pins
+    make the server read SQL text as sqlmig's parser does; the check interval
+    (PostgreSQL 14+) lets the server notice a killed runner during a long
+    statement, so its lock and transaction are released promptly.
+    """
+    from .statements import PINNED_SETTINGS
+
+    pins = [f"-c {name}={value}" for name, value in PINNED_SETTINGS.items()]
+    pins.append("-c client_connection_check_interval=2000")
+    user = str(given) if given else os.environ.get("PGOPTIONS", "")
+    return " ".join([user, *pins]).strip()
 
 
 def _create_database(dsn: str) -> None:

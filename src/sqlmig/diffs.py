@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 
+from .scripts import normalize
+
 
 def unified(applied: str, current: str, filename: str) -> str:
+    """The diff as the checksum sees it: line endings and a BOM are not changes."""
     lines = difflib.unified_diff(
-        applied.splitlines(keepends=True),
-        current.splitlines(keepends=True),
+        normalize(applied).splitlines(keepends=True),
+        normalize(current).splitlines(keepends=True),
         fromfile=f"{filename} (applied)",
         tofile=f"{filename} (now)",
     )

@@ -29,6 +29,27 @@ class DatabaseUnavailable(SqlmigError):
     exit_code = 3
 
 
+class LockNotAcquired(DatabaseUnavailable):
+    """Another runner held the migration lock for longer than the lock timeout."""
+
+
+class ConnectionLost(DatabaseUnavailable):
+    """The connection broke while a migration ran; the message says what the database shows."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "",
+        backend_pid: int = 0,
+        transactional: bool = True,
+        verb: str = "apply",
+    ) -> None:
+        super().__init__(message)
+        self.path, self.backend_pid = path, backend_pid
+        self.transactional, self.verb = transactional, verb
+
+
 class PlanRefused(SqlmigError):
     """The ledger and the files disagree (modified, missing, failed, out of order)."""
 

@@ -3,20 +3,33 @@
 All ledger SQL lives here. Reads for ``status``/``apply`` fetch one row per
 migration in a single query and leave the (large) script text in the database;
 the text is fetched only to show a diff.
+
+Exactly once: a version has at most one row (the primary key), and rows are
+never overwritten by an insert: a transactional file's row is a plain INSERT,
+so a second runner's copy of the same file fails and rolls back whole. Every
+write that marks a migration done also proves, inside the same transaction,
+that this session still holds the migration lock (:data:`LOCK_HELD`): a file
+that released it (``pg_advisory_unlock_all()``) cannot commit.
+
+History is kept: ``repair`` never rewrites ``checksum`` or ``script`` (the
+text that ran); accepting an edited file is recorded in the ``accepted_*``
+columns.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from psycopg import errors, sql
+import psycopg
+from psycopg import sql
 
-from .errors import DatabaseUnavailable
+from .errors import LockNotAcquired
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -33,58 +46,151 @@ LOCK_KEY = int.from_bytes(
 )
 
 
+#: The lock key as pg_locks shows a bigint advisory lock: two oids and objsubid 1.
+_LOCK_CLASSID, _LOCK_OBJID = (LOCK_KEY >> 32) & 0xFFFFFFFF, LOCK_KEY & 0xFFFFFFFF
+
+#: TRUE while this session holds the migration lock, else NULL. Written into the
+#: NOT NULL ``success`` column, it makes a ledger write fail when the lock is gone.
+LOCK_HELD = sql.SQL(
+    "(SELECT true FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
+    " AND pid = pg_catalog.pg_backend_pid() AND classid = {classid} AND objid = {objid}"
+    " AND objsubid = 1 AND granted LIMIT 1)"
+).format(classid=sql.Literal(_LOCK_CLASSID), objid=sql.Literal(_LOCK_OBJID))
+
+#: Columns added after the first release; a ledger without them is upgraded by
+#: :func:`ensure` (under the lock) and read with NULLs until then.
+_LATER_COLUMNS = {
+    "accepted_checksum": "text",
+    "accepted_at": "timestamptz",
+    "accepted_by": "text",
+}
+
+
 @dataclass(frozen=True)
 class LedgerRow:
     version: int
     name: str
-    checksum: str
+    checksum: str  # of the text that ran
     applied_at: datetime
     applied_by: str
     execution_ms: int
     success: bool
     kind: str
+    accepted_checksum: str | None = None  # an edit accepted by `repair` (did not run)
+    accepted_at: datetime | None = None
+    accepted_by: str | None = None
+
+    @property
+    def current_checksum(self) -> str:
+        """What the file must hash to now: the accepted edit, else the text that ran."""
+        return self.accepted_checksum or self.checksum
+
+
+def is_lock_lost(error: psycopg.Error) -> bool:
+    """True when a ledger write failed because :data:`LOCK_HELD` found no lock."""
+    diag = error.diag
+    return (
+        error.sqlstate == "23502"
+        and diag.table_name == TABLE
+        and diag.schema_name == SCHEMA
+        and diag.column_name == "success"
+    )
+
+
+def is_duplicate_row(error: psycopg.Error) -> bool:
+    """True when a ledger insert met a row for the same version (another runner's)."""
+    return (
+        error.sqlstate == "23505"
+        and error.diag.table_name == TABLE
+        and error.diag.schema_name == SCHEMA
+    )
+
+
+def is_ledger_error(error: psycopg.Error) -> bool:
+    """True when the server blames the ledger table itself (a write to it failed)."""
+    return error.diag.table_name == TABLE and error.diag.schema_name == SCHEMA
+
+
+def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
+    """The ledger's column names; empty when the ledger does not exist (one query)."""
+    cur = conn.execute(
+        "SELECT attname FROM pg_catalog.pg_attribute"
+        " WHERE attrelid = pg_catalog.to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+        (f"{SCHEMA}.{TABLE}",),
+    )
+    return {str(name) for (name,) in cur}
 
 
 def exists(conn: Connection[tuple[object, ...]]) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{TABLE}",)).fetchone()
-    return bool(row and row[0])
+    return bool(_columns(conn))
 
 
 def ensure(conn: Connection[tuple[object, ...]]) -> None:
-    """Create the ledger if missing; call with the advisory lock held."""
-    if exists(conn):
+    """Create the ledger if missing, or add columns newer releases need; hold the lock."""
+    columns = _columns(conn)
+    if not columns:
+        conn.execute(
+            sql.SQL(
+                """
+                CREATE TABLE {table} (
+                    version           bigint      PRIMARY KEY,
+                    name              text        NOT NULL,
+                    checksum          text        NOT NULL,
+                    script            text        NOT NULL,
+                    applied_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    applied_by        text        NOT NULL DEFAULT current_user,
+                    execution_ms      integer     NOT NULL DEFAULT 0,
+                    success           boolean     NOT NULL,
+                    kind              text        NOT NULL DEFAULT 'migration'
+                                      CHECK (kind IN ('migration', 'baseline')),
+                    accepted_checksum text,
+                    accepted_at       timestamptz,
+                    accepted_by       text
+                );
+                COMMENT ON TABLE {table} IS
+                    'sqlmig ledger: one row per applied migration, with the exact text that ran';
+                """
+            ).format(table=_QUALIFIED)
+        )
         return
-    conn.execute(
-        sql.SQL(
-            """
-            CREATE TABLE {table} (
-                version      bigint      PRIMARY KEY,
-                name         text        NOT NULL,
-                checksum     text        NOT NULL,
-                script       text        NOT NULL,
-                applied_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-                applied_by   text        NOT NULL DEFAULT current_user,
-                execution_ms integer     NOT NULL DEFAULT 0,
-                success      boolean     NOT NULL,
-                kind         text        NOT NULL DEFAULT 'migration'
-                             CHECK (kind IN ('migration', 'baseline'))
-            );
-            COMMENT ON TABLE {table} IS
-                'sqlmig ledger: one row per applied migration, with the exact text that ran';
-            """
-        ).format(table=_QUALIFIED)
-    )
+    missing = [name for name in _LATER_COLUMNS if name not in columns]
+    if missing:
+        conn.execute(
+            sql.SQL("ALTER TABLE {table} ").format(table=_QUALIFIED)
+            + sql.SQL(", ").join(
+                sql.SQL("ADD COLUMN {} {}").format(
+                    sql.Identifier(name), sql.SQL(_LATER_COLUMNS[name])
+                )
+                for name in missing
+            )
+        )
+
+
+_READ_COLUMNS = (
+    "version",
+    "name",
+    "checksum",
+    "applied_at",
+    "applied_by",
+    "execution_ms",
+    "success",
+    "kind",
+    *_LATER_COLUMNS,
+)
 
 
 def read(conn: Connection[tuple[object, ...]]) -> list[LedgerRow]:
     """Every ledger row, by version; [] when the ledger does not exist yet."""
-    if not exists(conn):
+    columns = _columns(conn)
+    if not columns:
         return []
+    selected = sql.SQL(", ").join(
+        sql.Identifier(c) if c in columns else sql.SQL("NULL") for c in _READ_COLUMNS
+    )
     cur = conn.execute(
-        sql.SQL(
-            "SELECT version, name, checksum, applied_at, applied_by, execution_ms,"
-            " success, kind FROM {table} ORDER BY version"
-        ).format(table=_QUALIFIED)
+        sql.SQL("SELECT {columns} FROM {table} ORDER BY version").format(
+            columns=selected, table=_QUALIFIED
+        )
     )
     return [LedgerRow(*row) for row in cur]  # type: ignore[arg-type]
 
@@ -104,38 +210,53 @@ def applied_texts(conn: Connection[tuple[object, ...]], versions: list[int]) -> 
 #: Server-side milliseconds since the current query message arrived: the run time
 #: of a migration sent in the same message as its ledger row.
 ELAPSED_MS = sql.SQL(
-    "round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
+    "pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp()"
+    " - pg_catalog.statement_timestamp()) * 1000)::int"
 )
 
 
-def record_query(
+def insert_query(
     script: Script,
     *,
     execution_ms: sql.Composable,
     success: bool,
     kind: str = "migration",
 ) -> sql.Composed:
-    """Insert or overwrite the row for ``script`` (overwrite: a no-transaction run).
+    """A plain INSERT of the row for ``script``: it fails if the version has a row.
 
-    Values are literals, so the statement can travel in one message with the
-    migration itself (one round trip per file).
+    A successful row carries :data:`LOCK_HELD`, so it cannot be written once
+    the lock is gone. Values are literals, so the statement travels in one
+    message with the migration itself (one round trip per file).
     """
     return sql.SQL(
         "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
         " VALUES ({values}, {execution_ms}, {success}, {kind})"
-        " ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name,"
-        " checksum = EXCLUDED.checksum, script = EXCLUDED.script,"
-        " applied_at = clock_timestamp(), applied_by = current_user,"
-        " execution_ms = EXCLUDED.execution_ms, success = EXCLUDED.success,"
-        " kind = EXCLUDED.kind"
     ).format(
         table=_QUALIFIED,
         values=sql.SQL(", ").join(
             map(sql.Literal, (script.version, script.name, script.checksum, script.body))
         ),
         execution_ms=execution_ms,
-        success=sql.Literal(success),
+        success=LOCK_HELD if success else sql.Literal(False),
         kind=sql.Literal(kind),
+    )
+
+
+def finish_query(version: int, *, execution_ms: sql.Composable) -> sql.Composed:
+    """Mark a no-transaction file's start row done (only while the lock is held)."""
+    return sql.SQL(
+        "UPDATE {table} SET success = {held}, execution_ms = {ms},"
+        " applied_at = pg_catalog.clock_timestamp()"
+        " WHERE version = {version} AND NOT success"
+    ).format(table=_QUALIFIED, held=LOCK_HELD, ms=execution_ms, version=sql.Literal(version))
+
+
+def mark_failed(conn: Connection[tuple[object, ...]], version: int, execution_ms: int) -> None:
+    """Mark a half-done no-transaction file (up or down) failed, with how long it ran."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {table} SET success = false, execution_ms = {ms} WHERE version = {version}"
+        ).format(table=_QUALIFIED, ms=sql.Literal(execution_ms), version=sql.Literal(version))
     )
 
 
@@ -148,18 +269,40 @@ def record(
     kind: str = "migration",
 ) -> None:
     conn.execute(
-        record_query(script, execution_ms=sql.Literal(execution_ms), success=success, kind=kind)
+        insert_query(script, execution_ms=sql.Literal(execution_ms), success=success, kind=kind)
+    )
+
+
+def accept_edit(conn: Connection[tuple[object, ...]], version: int, checksum: str) -> None:
+    """Record that the edited file with ``checksum`` is accepted as applied (it did not run)."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {table} SET accepted_checksum = {checksum},"
+            " accepted_at = pg_catalog.clock_timestamp(), accepted_by = current_user"
+            " WHERE version = {version}"
+        ).format(table=_QUALIFIED, checksum=sql.Literal(checksum), version=sql.Literal(version))
     )
 
 
 def delete_query(version: int) -> sql.Composed:
-    return sql.SQL("DELETE FROM {table} WHERE version = {version}").format(
-        table=_QUALIFIED, version=sql.Literal(version)
-    )
+    """Forget a version, proving first that the lock is still held (rollback)."""
+    return sql.SQL(
+        "UPDATE {table} SET success = {held} WHERE version = {version};"
+        " DELETE FROM {table} WHERE version = {version}"
+    ).format(table=_QUALIFIED, held=LOCK_HELD, version=sql.Literal(version))
 
 
 def delete(conn: Connection[tuple[object, ...]], version: int) -> None:
-    conn.execute(delete_query(version))
+    conn.execute(
+        sql.SQL("DELETE FROM {table} WHERE version = {version}").format(
+            table=_QUALIFIED, version=sql.Literal(version)
+        )
+    )
+
+
+#: Poll intervals while another runner holds the lock: short at first (most
+#: waits end in a moment), then at most one query a second.
+_FIRST_POLL_S, _MAX_POLL_S = 0.05, 1.0
 
 
 @contextmanager
@@ -170,13 +313,13 @@ def locked(
 ) -> Iterator[None]:
     """Hold the migration lock for the block: one runner per database at a time.
 
-    A session-level advisory lock: tried once without waiting; if another
-    runner holds it, ``on_wait`` is told and the wait happens in a short
-    transaction whose ``SET LOCAL lock_timeout`` bounds it without leaking
-    into the migrations. The server releases the lock if this process dies.
+    A session-level advisory lock. A runner that finds it taken polls
+    ``pg_try_advisory_lock`` with backoff, in autocommit, so while it waits it
+    holds no transaction and no snapshot: a ``CREATE INDEX CONCURRENTLY`` in
+    the holder's no-transaction file never waits for (or deadlocks with) the
+    waiters. The server releases the lock if this process dies.
     """
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-    if not (row and row[0]):
+    if not _try_lock(conn):
         if on_wait is not None:
             on_wait()
         _wait_for_lock(conn, timeout_s)
@@ -184,19 +327,26 @@ def locked(
         yield
     finally:
         if not conn.closed and not conn.broken:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            conn.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
+def _try_lock(conn: Connection[tuple[object, ...]]) -> bool:
+    row = conn.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
 
 
 def _wait_for_lock(conn: Connection[tuple[object, ...]], timeout_s: float) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, true)", (f"{max(int(timeout_s * 1000), 1)}",)
+    deadline = time.monotonic() + timeout_s
+    delay = _FIRST_POLL_S
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockNotAcquired(
+                f"another sqlmig run has held the migration lock for {timeout_s:g} s; "
+                "wait for it to finish or raise --lock-timeout "
+                f"(pg_locks shows the holder: advisory lock objid {_LOCK_OBJID})."
             )
-            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-    except errors.LockNotAvailable as exc:
-        raise DatabaseUnavailable(
-            f"another sqlmig run has held the migration lock for {timeout_s:g} s; "
-            "wait for it to finish or raise --lock-timeout "
-            f"(pg_locks shows the holder: advisory lock objid {LOCK_KEY & 0xFFFFFFFF})."
-        ) from exc
+        time.sleep(min(delay, left))
+        if _try_lock(conn):
+            return
+        delay = min(delay * 1.5, _MAX_POLL_S)

@@ -97,7 +97,7 @@ def build_plan(
             state = State.FAILED
         elif script is None:
             state = State.MISSING
-        elif script.checksum != row.checksum:
+        elif script.checksum != row.current_checksum:
             state = State.MODIFIED
         else:
             state = State.APPLIED

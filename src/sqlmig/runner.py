@@ -20,7 +20,7 @@ from psycopg import sql
 from . import database, executor, ledger
 from .config import Settings
 from .diffs import unified
-from .errors import PlanRefused, UsageError
+from .errors import ConnectionLost, PlanRefused, SqlmigError, UsageError
 from .executor import Finished, Sink, Started, WaitingForLock
 from .plan import Entry, Plan, State, build_plan
 from .scripts import Script, load_scripts
@@ -103,15 +103,18 @@ def apply(
             ):
                 if sink:
                     sink(Started(script, index, total))
-                ms = executor.run_file(
-                    conn,
-                    ready,
-                    finish=_recorded(script),
-                    on_start=ledger.record_query(
-                        script, execution_ms=sql.Literal(0), success=False
-                    ),
-                    on_failure=_failure_recorder(conn, script),
-                )
+                try:
+                    ms = executor.run_file(
+                        conn,
+                        ready,
+                        finish=_recorded(script),
+                        on_start=ledger.insert_query(
+                            script, execution_ms=sql.Literal(0), success=False
+                        ),
+                        on_failure=_failure_recorder(conn, script),
+                    )
+                except ConnectionLost as lost:
+                    raise _explain_lost(settings, script, lost) from lost
                 result.applied.append((script, ms))
                 if sink:
                     sink(Finished(script, index, total, ms))
@@ -149,12 +152,16 @@ def rollback(
         for index, (script, ready) in enumerate(zip(to_run, prepared, strict=True), start=1):
             if sink:
                 sink(Started(script, index, len(to_run)))
-            ms = executor.run_file(
-                conn,
-                ready,
-                finish=_forgotten(script.version),
-                on_failure=_failure_recorder(conn, script, undo_to_applied=True),
-            )
+            try:
+                ms = executor.run_file(
+                    conn,
+                    ready,
+                    finish=_forgotten(script.version),
+                    on_failure=_failure_recorder(conn, script, undo_to_applied=True),
+                    verb="rollback",
+                )
+            except ConnectionLost as lost:
+                raise _explain_lost(settings, script, lost) from lost
             done.append((script, ms))
             if sink:
                 sink(Finished(script, index, len(to_run), ms))
@@ -183,25 +190,33 @@ def baseline(
 
 
 def repair(
-    settings: Settings, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    settings: Settings, *, dry_run: bool = False, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 ) -> list[tuple[Entry, str]]:
-    """Accept reviewed edits: realign checksums, forget failed and missing rows."""
+    """Accept reviewed edits and forget failed and missing rows; run no migration SQL.
+
+    An accepted edit keeps the row's text and checksum (what actually ran) and
+    records the new checksum, who and when; ``dry_run`` only says what it would do.
+    """
     scripts = load_scripts(settings.directory)
     actions: list[tuple[Entry, str]] = []
     with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
         plan = build_plan(scripts, ledger.read(conn))
-        with conn.transaction():
-            for entry in plan.blockers(out_of_order=True):
+        entries = plan.blockers(out_of_order=True)
+        if entries and not dry_run:
+            ledger.ensure(conn)  # older ledgers lack the accepted_* columns
+        with conn.transaction(force_rollback=dry_run):
+            for entry in entries:
                 if entry.state is State.MODIFIED and entry.script is not None:
                     assert entry.row is not None
-                    ledger.record(
-                        conn,
-                        entry.script,
-                        execution_ms=entry.row.execution_ms,
-                        success=True,
-                        kind=entry.row.kind,
+                    ledger.accept_edit(conn, entry.version, entry.script.checksum)
+                    actions.append(
+                        (
+                            entry,
+                            f"accepted the edited file as applied (checksum "
+                            f"{entry.row.current_checksum[:12]} -> {entry.script.checksum[:12]}); "
+                            "the edited SQL did not run, the ledger keeps the text that did",
+                        )
                     )
-                    actions.append((entry, "accepted the edited file as applied"))
                 elif entry.state in (State.FAILED, State.MISSING):
                     ledger.delete(conn, entry.version)
                     what = "will run again" if entry.script else "file is gone"
@@ -240,7 +255,9 @@ def _waiting(sink: Sink | None, timeout_s: float) -> Callable[[], None] | None:
 
 
 def _recorded(script: Script) -> executor.Finish:
-    return lambda ms: ledger.record_query(script, execution_ms=ms, success=True)
+    if script.up.transactional:
+        return lambda ms: ledger.insert_query(script, execution_ms=ms, success=True)
+    return lambda ms: ledger.finish_query(script.version, execution_ms=ms)
 
 
 def _forgotten(version: int) -> executor.Finish:
@@ -254,11 +271,82 @@ def _failure_recorder(
 
     def record(ms: int, partial: bool) -> None:
         if partial:
-            ledger.record(conn, script, execution_ms=ms, success=False)
+            ledger.mark_failed(conn, script.version, ms)
         elif not undo_to_applied:
             ledger.delete(conn, script.version)  # nothing ran: forget the start marker
 
     return record
+
+
+def _explain_lost(settings: Settings, script: Script, lost: ConnectionLost) -> ConnectionLost:
+    """Reconnect and say what the database shows after the connection broke mid-file."""
+    name = script.filename
+    try:
+        with database.connect(settings, wait_s=_RECONNECT_S) as conn:
+            row = conn.execute(
+                "SELECT state FROM pg_catalog.pg_stat_activity WHERE pid = %s",
+                (lost.backend_pid,),
+            ).fetchone()
+            ledger_row = next((r for r in ledger.read(conn) if r.version == script.version), None)
+    except SqlmigError:
+        truth = (
+            f"sqlmig could not reconnect to check what stuck. Once the server is back, "
+            f"`sqlmig status` shows it: {name} commits together with its ledger row."
+        )
+        return _lost_error(lost, truth)
+    if row is not None:
+        truth = (
+            f"The server is still running {name} in session {lost.backend_pid}: whether it "
+            f"commits is not known yet. Wait for it (or end it: SELECT "
+            f"pg_terminate_backend({lost.backend_pid})), then run `sqlmig status`."
+        )
+    elif lost.verb == "rollback":
+        undone = ledger_row is None
+        if lost.transactional:
+            truth = (
+                f"{name} committed before the connection broke: its down file ran and its "
+                "ledger row is gone."
+                if undone
+                else f"The server rolled {name}'s down file back: the migration is still applied."
+            )
+        else:
+            truth = (
+                f"{name}'s down file runs without a transaction: what ran before the break "
+                "stays. Check the database, then `sqlmig status`."
+            )
+        truth += " Run `sqlmig rollback` again to go on."
+    elif ledger_row is not None and ledger_row.success:
+        truth = (
+            f"{name} committed before the connection broke: the ledger shows it applied. "
+            "Later files did not run: run `sqlmig apply` again."
+        )
+    elif lost.transactional:
+        truth = (
+            f"The server rolled {name} back: nothing of it was applied (the ledger has no row "
+            "for it and its session is gone). Run `sqlmig apply` again."
+        )
+    else:
+        truth = (
+            f"{name} runs without a transaction: the statements before this one stay applied, "
+            "this one may or may not have completed, and the ledger marks the file failed "
+            "(its row was committed before it ran). Check the database by hand, then run "
+            "`sqlmig repair` and `sqlmig apply`."
+        )
+    return _lost_error(lost, truth)
+
+
+#: How long to keep trying to reconnect after a connection broke mid-file.
+_RECONNECT_S = 10.0
+
+
+def _lost_error(lost: ConnectionLost, truth: str) -> ConnectionLost:
+    return ConnectionLost(
+        f"{lost}\n{truth}",
+        path=lost.path,
+        backend_pid=lost.backend_pid,
+        transactional=lost.transactional,
+        verb=lost.verb,
+    )
 
 
 def _refuse(conn: Connection, plan: Plan, out_of_order: bool) -> None:

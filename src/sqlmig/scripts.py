@@ -17,7 +17,10 @@ from pathlib import Path
 
 from .errors import ScriptError
 
-_NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$")
+_NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE)
+_SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)
+#: The ledger's version column is a bigint.
+MAX_VERSION = 2**63 - 1
 _DIRECTIVE = re.compile(r"^--\s*sqlmig:\s*(?P<words>.*?)\s*$")
 
 #: Directives a file may declare in its leading ``-- sqlmig: ...`` lines.
@@ -25,7 +28,11 @@ KNOWN_DIRECTIVES = frozenset({"no-transaction"})
 
 
 def normalize(text: str) -> str:
-    """Text as checksummed, stored and executed: no BOM, LF line endings."""
+    """Text as checksummed and compared: no BOM, LF line endings.
+
+    Only for checksums and diffs: the server gets the file's own text (a lone
+    CR inside a string literal is data).
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -38,10 +45,10 @@ def checksum(text: str) -> str:
 
 @dataclass(frozen=True)
 class SqlFile:
-    """One file's text, normalized, with its parsed directives."""
+    """One file's text as it is on disk (less a BOM), with its checksum and directives."""
 
     path: Path
-    body: str
+    body: str  # what runs and what the ledger stores: the file's own line endings
     checksum: str
     directives: frozenset[str] = frozenset()
 
@@ -75,29 +82,58 @@ class Script:
 def load_scripts(directory: Path) -> list[Script]:
     """All migrations in ``directory``, ordered by integer version.
 
-    Files that do not end in ``.sql``, hidden files and subdirectories are
-    ignored; every ``.sql`` file must fit the naming scheme.
+    Files that do not end in ``.sql`` (any case), hidden files and
+    subdirectories are ignored; every ``.sql`` file must fit the naming scheme
+    and be readable: a dangling link or an unreadable file is an error, never
+    a skip.
     """
-    if not directory.is_dir():
+    try:
+        paths = sorted(directory.iterdir())
+    except FileNotFoundError:
         raise ScriptError(
             f"migrations directory {directory} does not exist; "
             "create it, or point --dir / SQLMIG_DIR / [tool.sqlmig] dir at yours."
-        )
+        ) from None
+    except NotADirectoryError:
+        raise ScriptError(
+            f"{directory} is a file, not a migrations directory; "
+            "point --dir / SQLMIG_DIR / [tool.sqlmig] dir at the folder that holds the files."
+        ) from None
+    except OSError as exc:
+        raise ScriptError(
+            f"cannot read the migrations directory {directory}: {exc.strerror}; "
+            "fix its permissions (sqlmig needs to list and read it)."
+        ) from None
     problems: list[str] = []
     ups: dict[int, list[tuple[str, Path]]] = {}
     downs: dict[int, list[tuple[str, Path]]] = {}
-    for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or path.suffix != ".sql" or not path.is_file():
+    for path in paths:
+        if path.name.startswith(".") or not _SQL_SUFFIX.search(path.name):
+            continue
+        if path.is_dir():
+            continue  # subfolders are not migrations, whatever their name
+        if not path.exists():
+            problems.append(
+                f"{path}: a symbolic link to {path.readlink()}, which does not exist; "
+                "restore its target or delete the link."
+            )
             continue
         match = _NAME.match(path.name)
-        if match is None or match["name"] == "down":
+        if match is None or match["name"].lower() == "down":
             problems.append(
                 f"{path}: the name does not fit <version>-<name>.sql "
                 "(e.g. 0007-add-users.sql); rename it, or move it out of the directory."
             )
             continue
+        version = int(match["version"])
+        if version > MAX_VERSION:
+            problems.append(
+                f"{path}: version {match['version']} is too large (at most {MAX_VERSION}, "
+                "a bigint); use a shorter number, e.g. a timestamp like 20240101120000."
+            )
+            continue
         bucket = downs if match["down"] else ups
-        bucket.setdefault(int(match["version"]), []).append((match["name"], path))
+        bucket.setdefault(version, []).append((match["name"], path))
 
     for version, entries in sorted(ups.items()):
         if len(entries) > 1:
@@ -132,7 +168,14 @@ def load_scripts(directory: Path) -> list[Script]:
 
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(
+            f"{path}: cannot read it: {exc.strerror}; fix its permissions, "
+            "or move it out of the directory."
+        )
+        return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -143,7 +186,16 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
             "save the file as UTF-8."
         )
         return None
-    body = normalize(text)
+    body = text.removeprefix("\ufeff")
+    nul = body.find("\x00")
+    if nul >= 0:
+        line = body.count("\n", 0, nul) + 1
+        column = nul - (body.rfind("\n", 0, nul) + 1) + 1
+        problems.append(
+            f"{path}:{line}:{column}: a NUL byte; PostgreSQL cannot take it in SQL text. "
+            "Remove it (a binary file saved as .sql?)."
+        )
+        return None
     directives = _directives(path, body, problems)
     return SqlFile(path, body, checksum(body), directives)
 

@@ -6,12 +6,23 @@ counted in characters from the start of the statement -- maps back to an exact
 ``line:column`` of the file. When pglast cannot parse a file (a syntax error,
 or syntax newer than pglast), it is sent whole, and the server's position is
 already relative to the whole text.
+
+The parser assumes ``standard_conforming_strings = on`` and UTF-8; sqlmig's
+sessions are pinned to both (:data:`PINNED_SETTINGS`), and a file that changes
+them is refused, so the parser and the server always read the same text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
+
+#: Session settings the parser's reading of a file depends on, pinned for every
+#: sqlmig session (startup options) and never changed by a migration.
+PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
+_PINNED_WORDS = re.compile(r"standard_conforming_strings|client_encoding|\bnames\b", re.I)
 
 _TX_CONTROL = re.compile(
     r"^(begin|commit|rollback|end|abort|start\s+transaction|prepare\s+transaction)\b",
@@ -34,6 +45,135 @@ def split(body: str) -> list[Statement] | None:
     except parser.ParseError:
         return None
     return [Statement(s.start, body[s]) for s in slices]
+
+
+def lexical_error(body: str) -> tuple[int, str] | None:
+    """Where the text stops being tokens (an unterminated quote, comment, ...), or None.
+
+    The lexer is the same in every server version, so such a file fails
+    everywhere; and sent together with its ledger row, its open quote would
+    swallow that row's text.
+    """
+    from pglast import parser
+
+    try:
+        parser.scan(body)
+    except parser.ParseError as exc:
+        message, location = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
+        return int(location), str(message)
+    return None
+
+
+def parse_error(body: str) -> tuple[int, str] | None:
+    """The parser's complaint about ``body`` (position and message), or None."""
+    from pglast import parser
+
+    try:
+        parser.split(body, with_parser=True, only_slices=True)
+    except parser.ParseError as exc:
+        message, location = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
+        return int(location), str(message)
+    return None
+
+
+_TX_TOKENS = frozenset({"BEGIN_P", "COMMIT", "ROLLBACK", "END_P", "ABORT_P", "START", "PREPARE"})
+_COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+
+
+def scanned_transaction_control(body: str) -> int | None:
+    """Offset of a statement that may start or end a transaction, from tokens alone.
+
+    For files the parser cannot read (newer syntax): conservative, since a
+    ``BEGIN ATOMIC ... END`` body also counts.
+    """
+    from pglast import parser
+
+    at_start = True
+    for token in parser.scan(body):
+        if token.name in _COMMENTS:
+            continue
+        if at_start and token.name in _TX_TOKENS:
+            return int(token.start)
+        at_start = token.name == "ASCII_59"
+    return None
+
+
+_META_COMMAND = re.compile(r"^[ \t]*\\([a-zA-Z!?]+)", re.MULTILINE)
+_COPY_STDIN = re.compile(r"\bcopy\b[^;]*?\bfrom\s+stdin\b", re.IGNORECASE | re.DOTALL)
+
+
+def client_side(body: str, statements: list[Statement] | None) -> tuple[int, str] | None:
+    """A psql meta-command or COPY ... FROM stdin: things only a client can run."""
+    if statements is None:
+        meta = _META_COMMAND.search(body)
+        if meta is not None:
+            word = meta.group(1)
+            return meta.start(1) - 1, (
+                f"\\{word} is a psql command, not SQL: sqlmig sends each file to the server as "
+                "it is. Connect with --dsn instead of \\connect, write values in place of "
+                "\\set variables, and put an \\i file's SQL in a migration of its own."
+            )
+    candidates = statements if statements is not None else [Statement(0, body)]
+    for statement in candidates:
+        copy = _COPY_STDIN.search(statement.text)
+        if copy is not None and (statements is None or copy.start() == 0):
+            return statement.offset + copy.start(), (
+                "COPY ... FROM stdin: its rows would have to come from the client, which sqlmig "
+                "does not send yet. Load them with INSERT statements, or COPY FROM a file on "
+                "the server."
+            )
+    return None
+
+
+def pinned_setting_change(statements: list[Statement]) -> Statement | None:
+    """The first statement that sets or resets a :data:`PINNED_SETTINGS` entry."""
+    from pglast import parser
+
+    for statement in statements:
+        if not _PINNED_WORDS.search(statement.text):
+            continue
+        tree = json.loads(parser.parse_sql_json(statement.text))
+        if _changes_pinned(tree):
+            return statement
+    return None
+
+
+def concurrent_index(statement: Statement) -> tuple[str | None, str, str | None] | None:
+    """(schema, table, index name) of a CREATE INDEX CONCURRENTLY, else None."""
+    if not _CONCURRENT_INDEX.match(statement.text):
+        return None
+    from pglast import parser
+
+    try:
+        tree = json.loads(parser.parse_sql_json(statement.text))
+    except parser.ParseError:
+        return None
+    node = tree["stmts"][0]["stmt"].get("IndexStmt") if tree.get("stmts") else None
+    if not node or not node.get("concurrent"):
+        return None
+    relation = node["relation"]
+    return relation.get("schemaname"), relation["relname"], node.get("idxname")
+
+
+_CONCURRENT_INDEX = re.compile(r"\s*create\s+(unique\s+)?index\s+concurrently\b", re.I)
+
+
+def _changes_pinned(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_changes_pinned(n) for n in node)
+    if not isinstance(node, dict):
+        return False
+    setting = node.get("VariableSetStmt")
+    if isinstance(setting, dict) and setting.get("name") in PINNED_SETTINGS:
+        return True
+    call = node.get("FuncCall")
+    if isinstance(call, dict):
+        name = call.get("funcname", [{}])[-1].get("String", {}).get("sval")
+        args = call.get("args") or []
+        first = args[0].get("A_Const", {}).get("sval", {}).get("sval") if args else None
+        if name == "set_config" and str(first).lower() in PINNED_SETTINGS:
+            return True
+    return any(_changes_pinned(v) for v in node.values())
 
 
 _TX_WORD = re.compile(
@@ -62,7 +202,7 @@ def line_column(body: str, offset: int) -> tuple[int, int]:
 
 def excerpt(body: str, line: int, column: int, context: int = 2) -> str:
     """A few numbered lines around ``line`` with a caret under ``column``."""
-    lines = body.split("\n")
+    lines = body.replace("\r", "").split("\n")
     first, last = max(1, line - context), min(len(lines), line + context)
     width = len(str(last))
     out = []

@@ -1,0 +1,2 @@
+create table t (v int);
+insert into t values (1), (1);

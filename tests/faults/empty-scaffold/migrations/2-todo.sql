@@ -1,0 +1,3 @@
+-- todo
+-- Runs in one transaction with its ledger row.
+

@@ -1,0 +1,2 @@
+drop table a;
+select 1 / 0;

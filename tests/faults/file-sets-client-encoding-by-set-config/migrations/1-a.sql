@@ -1,0 +1,1 @@
+select pg_catalog.set_config('client_encoding', 'LATIN1', false);

@@ -1,0 +1,2 @@
+select pg_advisory_unlock_all();
+create table b (id int);

@@ -1,0 +1,6 @@
+-- sqlmig: no-transaction
+create table a (id int);
+begin;
+create table b (id int);
+select 1 / 0;
+commit;

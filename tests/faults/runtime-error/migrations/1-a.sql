@@ -1,0 +1,2 @@
+create table a (id int primary key);
+insert into a values (1);

@@ -1,0 +1,3 @@
+create table b (id int);
+
+create tabel c (id int);

@@ -1,0 +1,2 @@
+create function f() returns int language sql as $body$
+  select 1;

@@ -1,0 +1,2 @@
+create table b (id int);
+select 'abc;
