@@ -18,7 +18,7 @@ from .errors import SqlmigError
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .executor import Event
+    from .events import Event
     from .plan import Plan
     from .runner import Refusal
 
@@ -185,11 +185,12 @@ class _Progress:
     """One line per migration; on a terminal, a bar redrawn in place below them."""
 
     def __init__(self, verb: str = "applied") -> None:
-        self.tty = sys.stdout.isatty()
+        self.out = sys.stdout
+        self.tty = self.out.isatty()
         self.verb = verb
 
     def __call__(self, event: Event) -> None:
-        from .executor import Finished, WaitingForLock
+        from .events import Finished, WaitingForLock
 
         if isinstance(event, WaitingForLock):
             click.echo(
@@ -203,7 +204,10 @@ class _Progress:
                 if event.index < event.total:
                     self._bar(event.index, event.total, "")
             else:
-                click.echo(line)
+                # Once per file: plain writes (click.echo probes the stream each
+                # time), flushed so container logs show each line as it happens.
+                self.out.write(line + "\n")
+                self.out.flush()
         elif self.tty:
             self._bar(event.index - 1, event.total, event.script.filename)
 

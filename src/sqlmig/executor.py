@@ -44,25 +44,33 @@ from psycopg.pq import TransactionStatus
 from . import ledger
 from . import statements as stmts
 from .errors import ConnectionLost, MigrationFailed, ScriptError
+from .events import Event, Finished, Sink, Started, WaitingForLock
 from .ledger import ELAPSED_MS
-from .scripts import Script, SqlFile
+from .scripts import SqlFile
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
-#: The ledger change for a file, given its execution time as an SQL expression.
-Finish = Callable[[sql.Composable], sql.Composed]
+#: The ledger change for a file, given its execution time as an SQL expression and,
+#: for a transactional file, an expression for its text as the server received it.
+Finish = Callable[[sql.Composable, sql.Composable | None], sql.Composed]
+
+__all__ = ["Event", "Finish", "Finished", "Prepared", "Sink", "Started", "WaitingForLock"]
 
 _PREFIX = "BEGIN;\n"
-
-#: What DISCARD ALL does, less releasing sqlmig's advisory lock, in a form that
-#: runs inside a transaction: the next file starts from the session's initial
-#: state (settings as at connection time, the session user, no temp tables,
-#: prepared statements, cursors or LISTENs).
-SESSION_RESET = (
-    "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *;"
-    " DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES;\n"
+_RECEIVED_HEAD = sql.SQL(
+    sql.SQL("pg_catalog.substr(pg_catalog.current_query(), {start}, ")
+    .format(start=sql.Literal(len(_PREFIX) + 1))
+    .as_string()
 )
+_CLOSE = sql.SQL(")")
+
+#: Back to the session's initial state, inside a transaction: settings as at
+#: connection time (RESET ALL), the session user (no SET ROLE / SESSION
+#: AUTHORIZATION), and no temporary tables (which would shadow real ones).
+#: Three statements, not DISCARD ALL: that cannot run in a transaction and
+#: would release sqlmig's lock.
+SESSION_RESET = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP;\n"
 
 
 @dataclass(frozen=True)
@@ -71,32 +79,6 @@ class Prepared:
 
     file: SqlFile
     statements: list[stmts.Statement] | None
-
-
-@dataclass(frozen=True)
-class Started:
-    script: Script
-    index: int
-    total: int
-
-
-@dataclass(frozen=True)
-class Finished:
-    script: Script
-    index: int
-    total: int
-    execution_ms: int
-
-
-@dataclass(frozen=True)
-class WaitingForLock:
-    """Another runner holds the migration lock; this one waits up to ``timeout_s``."""
-
-    timeout_s: float
-
-
-Event = Started | Finished | WaitingForLock
-Sink = Callable[[Event], None]
 
 
 def display_path(path: Path) -> str:
@@ -224,7 +206,7 @@ def run_file(
         )
     elapsed = _ms(started)
     try:
-        conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(elapsed)))
+        conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(elapsed), None))
     except psycopg.Error as exc:
         if conn.broken:
             raise _lost(prepared.file, pid, len(prepared.file.body), verb) from exc
@@ -238,8 +220,19 @@ def _run_in_transaction(
     body = prepared.file.body
     pid = conn.info.backend_pid
     # "\n;" ends a last statement that lacks its semicolon or sits after a "--" comment.
+    # The ledger takes the file's text from the message itself (current_query()),
+    # so the text travels once and is what the server received; substr counts
+    # characters, which match Python's only in a UTF-8 database.
+    text = None
+    if conn.info.parameter_status("server_encoding") == "UTF8":
+        text = sql.Composed([_RECEIVED_HEAD, sql.Literal(len(body)), _CLOSE])
     message = (
-        _PREFIX + body + "\n;\n" + SESSION_RESET + finish(ELAPSED_MS).as_string(conn) + ";\nCOMMIT;"
+        _PREFIX
+        + body
+        + "\n;\n"
+        + SESSION_RESET
+        + finish(ELAPSED_MS, text).as_string(conn)
+        + ";\nCOMMIT;"
     )
     try:
         # Migration text is trusted input by design; without parameters psycopg

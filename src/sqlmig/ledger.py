@@ -52,10 +52,14 @@ _LOCK_CLASSID, _LOCK_OBJID = (LOCK_KEY >> 32) & 0xFFFFFFFF, LOCK_KEY & 0xFFFFFFF
 #: TRUE while this session holds the migration lock, else NULL. Written into the
 #: NOT NULL ``success`` column, it makes a ledger write fail when the lock is gone.
 LOCK_HELD = sql.SQL(
-    "(SELECT true FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
-    " AND pid = pg_catalog.pg_backend_pid() AND classid = {classid} AND objid = {objid}"
-    " AND objsubid = 1 AND granted LIMIT 1)"
-).format(classid=sql.Literal(_LOCK_CLASSID), objid=sql.Literal(_LOCK_OBJID))
+    sql.SQL(
+        "(SELECT true FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
+        " AND pid = pg_catalog.pg_backend_pid() AND classid = {classid} AND objid = {objid}"
+        " AND objsubid = 1 AND granted LIMIT 1)"
+    )
+    .format(classid=sql.Literal(_LOCK_CLASSID), objid=sql.Literal(_LOCK_OBJID))
+    .as_string()
+)
 
 #: Columns added after the first release; a ledger without them is upgraded by
 #: :func:`ensure` (under the lock) and read with NULLs until then.
@@ -215,30 +219,53 @@ ELAPSED_MS = sql.SQL(
 )
 
 
+# Rendered once (no connection needed): these go into every file's message.
+_INSERT_HEAD = sql.SQL(
+    sql.SQL(
+        "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
+        " VALUES ("
+    )
+    .format(table=_QUALIFIED)
+    .as_string()
+)
+_COMMA, _CLOSE = sql.SQL(", "), sql.SQL(")")
+
+
 def insert_query(
     script: Script,
     *,
     execution_ms: sql.Composable,
     success: bool,
     kind: str = "migration",
+    text: sql.Composable | None = None,
 ) -> sql.Composed:
     """A plain INSERT of the row for ``script``: it fails if the version has a row.
 
     A successful row carries :data:`LOCK_HELD`, so it cannot be written once
-    the lock is gone. Values are literals, so the statement travels in one
-    message with the migration itself (one round trip per file).
+    the lock is gone. ``text`` is an SQL expression for the script's text (the
+    executor takes it from the message that carried the file); by default the
+    text travels as a literal. Either way the statement goes in one message
+    with the migration itself (one round trip per file). Composed from parts
+    made once, since this runs for every file.
     """
-    return sql.SQL(
-        "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
-        " VALUES ({values}, {execution_ms}, {success}, {kind})"
-    ).format(
-        table=_QUALIFIED,
-        values=sql.SQL(", ").join(
-            map(sql.Literal, (script.version, script.name, script.checksum, script.body))
-        ),
-        execution_ms=execution_ms,
-        success=LOCK_HELD if success else sql.Literal(False),
-        kind=sql.Literal(kind),
+    return sql.Composed(
+        [
+            _INSERT_HEAD,
+            sql.Literal(script.version),
+            _COMMA,
+            sql.Literal(script.name),
+            _COMMA,
+            sql.Literal(script.checksum),
+            _COMMA,
+            text if text is not None else sql.Literal(script.body),
+            _COMMA,
+            execution_ms,
+            _COMMA,
+            LOCK_HELD if success else sql.Literal(False),
+            _COMMA,
+            sql.Literal(kind),
+            _CLOSE,
+        ]
     )
 
 

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from . import database, executor, ledger
+from . import database, ledger
 from .config import Settings
-from .diffs import unified
 from .errors import ConnectionLost, PlanRefused, SqlmigError, UsageError
-from .executor import Finished, Sink, Started, WaitingForLock
+from .events import Finished, Sink, Started, WaitingForLock
 from .plan import Entry, Plan, State, build_plan
 from .scripts import Script, load_scripts
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
+
+    from .executor import Finish
 
     Connection = _Connection[tuple[object, ...]]
 
@@ -95,6 +96,8 @@ def apply(
             result = ApplyResult(plan, plan.to_apply())
             if not result.to_apply:
                 return result
+            from . import executor
+
             prepared = executor.prepare([s.up for s in result.to_apply])
             ledger.ensure(conn)
             total = len(result.to_apply)
@@ -108,7 +111,9 @@ def apply(
                         conn,
                         ready,
                         finish=_recorded(script),
-                        on_start=ledger.insert_query(
+                        on_start=None
+                        if script.up.transactional
+                        else ledger.insert_query(
                             script, execution_ms=sql.Literal(0), success=False
                         ),
                         on_failure=_failure_recorder(conn, script),
@@ -147,6 +152,8 @@ def rollback(
                 + "; write <version>-<name>.down.sql for each, or choose a later --to."
             )
         to_run = [e.script for e in undo if e.script is not None]
+        from . import executor
+
         prepared = executor.prepare([s.down for s in to_run if s.down is not None])
         done: list[tuple[Script, int]] = []
         for index, (script, ready) in enumerate(zip(to_run, prepared, strict=True), start=1):
@@ -254,14 +261,16 @@ def _waiting(sink: Sink | None, timeout_s: float) -> Callable[[], None] | None:
     return lambda: sink(WaitingForLock(timeout_s))
 
 
-def _recorded(script: Script) -> executor.Finish:
+def _recorded(script: Script) -> Finish:
     if script.up.transactional:
-        return lambda ms: ledger.insert_query(script, execution_ms=ms, success=True)
-    return lambda ms: ledger.finish_query(script.version, execution_ms=ms)
+        return lambda ms, text: ledger.insert_query(
+            script, execution_ms=ms, success=True, text=text
+        )
+    return lambda ms, _text: ledger.finish_query(script.version, execution_ms=ms)
 
 
-def _forgotten(version: int) -> executor.Finish:
-    return lambda _ms: ledger.delete_query(version)
+def _forgotten(version: int) -> Finish:
+    return lambda _ms, _text: ledger.delete_query(version)
 
 
 def _failure_recorder(
@@ -362,6 +371,8 @@ def _refusals(conn: Connection, entries: list[Entry]) -> list[Refusal]:
     for e in entries:
         applied_at = f"{e.row.applied_at:%Y-%m-%d %H:%M:%S}" if e.row else ""
         if e.state is State.MODIFIED and e.script is not None:
+            from .diffs import unified
+
             diff = unified(texts.get(e.version, ""), e.script.body, e.filename)
             out.append(Refusal(e, f"changed since it was applied at {applied_at}", diff))
         elif e.state is State.MISSING:

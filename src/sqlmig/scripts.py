@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,8 @@ def load_scripts(directory: Path) -> list[Script]:
     a skip.
     """
     try:
-        paths = sorted(directory.iterdir())
+        with os.scandir(directory) as listing:
+            found = sorted((e.name, e.is_dir(), e.is_symlink()) for e in listing)
     except FileNotFoundError:
         raise ScriptError(
             f"migrations directory {directory} does not exist; "
@@ -107,12 +109,11 @@ def load_scripts(directory: Path) -> list[Script]:
     problems: list[str] = []
     ups: dict[int, list[tuple[str, Path]]] = {}
     downs: dict[int, list[tuple[str, Path]]] = {}
-    for path in paths:
-        if path.name.startswith(".") or not _SQL_SUFFIX.search(path.name):
-            continue
-        if path.is_dir():
+    for filename, is_dir, is_link in found:
+        if filename.startswith(".") or not _SQL_SUFFIX.search(filename) or is_dir:
             continue  # subfolders are not migrations, whatever their name
-        if not path.exists():
+        path = directory / filename
+        if is_link and not path.exists():
             problems.append(
                 f"{path}: a symbolic link to {path.readlink()}, which does not exist; "
                 "restore its target or delete the link."

@@ -22,6 +22,7 @@ from typing import Any
 #: Session settings the parser's reading of a file depends on, pinned for every
 #: sqlmig session (startup options) and never changed by a migration.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
+_PINNED_HINTS = ("standard_conforming_strings", "client_encoding", "names")
 _PINNED_WORDS = re.compile(r"standard_conforming_strings|client_encoding|\bnames\b", re.I)
 
 _TX_CONTROL = re.compile(
@@ -113,6 +114,8 @@ def client_side(body: str, statements: list[Statement] | None) -> tuple[int, str
                 "it is. Connect with --dsn instead of \\connect, write values in place of "
                 "\\set variables, and put an \\i file's SQL in a migration of its own."
             )
+    if "stdin" not in body.lower():
+        return None
     candidates = statements if statements is not None else [Statement(0, body)]
     for statement in candidates:
         copy = _COPY_STDIN.search(statement.text)
@@ -129,6 +132,10 @@ def pinned_setting_change(statements: list[Statement]) -> Statement | None:
     """The first statement that sets or resets a :data:`PINNED_SETTINGS` entry."""
     from pglast import parser
 
+    # A cheap look at the whole text first: nearly every file has none of the words.
+    lowered = "".join(s.text for s in statements).lower()
+    if not any(word in lowered for word in _PINNED_HINTS):
+        return None
     for statement in statements:
         if not _PINNED_WORDS.search(statement.text):
             continue
