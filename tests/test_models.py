@@ -220,7 +220,95 @@ def test_tables_filter_and_unknown_table(dsn, tmp_path):
     )
     assert "class Widget(" in out.read_text() and "class Other(" not in out.read_text()
     bad = run(dsn, "models", "generate", "--out", str(out), "--tables", "nope", cwd=tmp_path)
-    assert bad.exit_code == 2 and "no such table in schema(s) public: nope" in bad.stderr
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        "Error: no such table in schema(s) public: nope "
+        "(views and materialized views need --views).\n"
+    )
+
+
+def test_unknown_schema_is_an_error_listing_the_schemas(dsn, tmp_path):
+    execute(dsn, BASE + "CREATE SCHEMA app; CREATE SCHEMA billing;")
+    out = tmp_path / "m.py"
+    result = run(dsn, "models", "generate", "--out", str(out), "--schema", "nope", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: no such schema: nope. The database has: app, billing, public; "
+        "choose with --schema NAME.\n"
+    )
+    assert not out.exists()
+    check = run(dsn, "models", "check", "--module", "x.py", "--schema", "nope", cwd=tmp_path)
+    assert check.exit_code == 2 and "x.py" in check.stderr  # the module is looked at first
+    (tmp_path / "x.py").write_text("")
+    check = run(dsn, "models", "check", "--module", "x.py", "--schema", "nope", cwd=tmp_path)
+    assert check.exit_code == 2 and "no such schema: nope." in check.stderr
+
+
+def test_out_in_a_missing_folder_is_an_error_naming_it(dsn, tmp_path):
+    execute(dsn, BASE)
+    result = run(dsn, "models", "generate", "--out", "gen/models/m.py", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: the folder of gen/models/m.py does not exist: gen/models. "
+        "Create it first (mkdir -p gen/models) or choose another --out.\n"
+    )
+    assert not (tmp_path / "gen").exists()
+    check = run(dsn, "models", "generate", "--out", "gen/m.py", "--check", cwd=tmp_path)
+    assert check.exit_code == 2 and "does not exist: gen." in check.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "module", "message"),
+    [
+        (
+            {"m.py": "x = (\n"},
+            "m.py",
+            "SyntaxError: '(' was never closed (m.py:1)",
+        ),
+        (
+            {"m.py": "import os\n\nvalue = undefined_name\n"},
+            "m.py",
+            "NameError: name 'undefined_name' is not defined (m.py:3)",
+        ),
+        (
+            {"pkg/__init__.py": "", "pkg/m.py": "import not_installed_dependency\n"},
+            "pkg.m",
+            "ModuleNotFoundError: No module named 'not_installed_dependency' (pkg/m.py:1)",
+        ),
+        (
+            {"m.py": "import helper\n", "helper.py": "\n\nraise RuntimeError('boom')\n"},
+            "m",
+            "RuntimeError: boom (helper.py:3)",
+        ),
+        ({"m.py": "import sys\nsys.exit(4)\n"}, "m.py", "SystemExit: 4 (m.py:2)"),
+        ({}, "no_such_models", "ModuleNotFoundError: No module named 'no_such_models'"),
+    ],
+)
+def test_a_module_that_cannot_be_imported_is_an_error_not_a_traceback(
+    dsn, tmp_path, files, module, message
+):
+    execute(dsn, BASE)
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    # A subprocess: a fresh interpreter, whatever earlier tests imported.
+    result = subprocess.run(
+        [sys.executable, "-m", "sqlmig", "--dsn", dsn, "models", "check", "--module", module],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"Error: cannot import models module {module}: {message}\n"
+    assert result.stdout == ""
+
+
+def test_a_missing_module_file_is_an_error(dsn, tmp_path):
+    result = run(dsn, "models", "check", "--module", "gone.py", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: cannot import models module gone.py: no such file: {tmp_path / 'gone.py'}\n"
+    )
 
 
 class CountingCursor(psycopg.Cursor):  # type: ignore[type-arg]

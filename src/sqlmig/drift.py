@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 import types
 import typing
 from dataclasses import asdict, dataclass
@@ -43,21 +44,57 @@ class Drift:
 
 
 def load_module(spec: str, project_root: Path) -> types.ModuleType:
-    """Import ``spec``: a dotted module name (from the project root too) or a .py path."""
+    """Import ``spec``: a dotted module name (from the project root too) or a .py path.
+
+    Whatever the import raises becomes one :class:`UsageError` line (exception
+    type, message, and the file:line it came from), never a traceback.
+    """
     try:
         if spec.endswith(".py"):
             path = (project_root / spec).resolve()
+            if not path.is_file():
+                raise UsageError(f"cannot import models module {spec}: no such file: {path}")
             loader = importlib.util.spec_from_file_location(path.stem, path)
             if loader is None or loader.loader is None:
-                raise ImportError(f"cannot load {path}")
+                raise UsageError(f"cannot import models module {spec}: not a Python module")
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
             return module
         if str(project_root) not in sys.path:
             sys.path.insert(0, str(project_root))
         return importlib.import_module(spec)
-    except (ImportError, SyntaxError, FileNotFoundError) as exc:
-        raise UsageError(f"cannot import the models module {spec!r}: {exc}") from exc
+    except UsageError:
+        raise
+    except (Exception, SystemExit) as exc:  # the module's own code: anything can happen
+        where = _failure_location(exc, project_root)
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        raise UsageError(
+            f"cannot import models module {spec}: {text}" + (f" ({where})" if where else "")
+        ) from None
+
+
+_IMPORTERS = frozenset({__name__, "importlib", "importlib._bootstrap"})
+
+
+def _failure_location(exc: BaseException, project_root: Path) -> str:
+    """``path:line`` where the import failed: the innermost frame outside importlib and sqlmig."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{_shown(exc.filename, project_root)}:{exc.lineno}"
+    location = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or frame.f_globals.get("__name__") in _IMPORTERS:
+            continue
+        location = f"{_shown(filename, project_root)}:{line}"
+    return location
+
+
+def _shown(filename: str, project_root: Path) -> str:
+    try:
+        return Path(filename).resolve().relative_to(project_root.resolve()).as_posix()
+    except ValueError:
+        return filename
 
 
 def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:

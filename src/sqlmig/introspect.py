@@ -95,6 +95,19 @@ ORDER BY con.conrelid, con.conname
 """
 
 
+_SCHEMAS = """
+SELECT nspname FROM pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND nspname !~ '^pg_(temp|toast_temp)_'
+ORDER BY nspname
+"""
+
+
+def schema_names(conn: Connection[Any]) -> list[str]:
+    """The database's schemas, without PostgreSQL's own (pg_catalog, temp schemas...)."""
+    return [row[0] for row in conn.cursor(row_factory=tuple_row).execute(_SCHEMAS)]
+
+
 @dataclass(frozen=True)
 class _Type:
     schema: str
