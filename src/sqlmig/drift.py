@@ -24,7 +24,7 @@ from typing import Any
 
 from . import naming
 from .errors import UsageError
-from .schema import Schema
+from .schema import Column, Schema
 from .typemap import canonical_constraints, python_type
 
 
@@ -121,8 +121,19 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
                 )
             )
 
+    type_classes = names.types
+    by_type = {getattr(m, "__type__", None): m for m in models.values()}
     by_table = {getattr(m, "__table__", None): m for m in models.values()}
     matched: set[str] = set()
+    for composite in schema.composites:
+        class_name = names.composites[composite.qualified]
+        model = by_type.get(composite.qualified) or models.get(class_name)
+        subject = f"composite type {composite.qualified}"
+        if model is None:
+            drift.append(Drift("missing-model", subject, f"model class {class_name}", "no model"))
+            continue
+        matched.add(model.__name__)
+        drift += _compare_fields(composite.qualified, composite.attributes, model, type_classes)
     for table in schema.tables:
         class_name = names.models[table.qualified]
         model = by_table.get(table.qualified) or models.get(class_name)
@@ -132,54 +143,65 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
             )
             continue
         matched.add(model.__name__)
-        fields = {(info.alias or name): info for name, info in model.model_fields.items()}
-        for column in table.columns:
-            subject = f"{table.qualified}.{column.name}"
-            info = fields.pop(column.name, None)
-            expected_type = python_type(column.type, enum_classes).canonical
-            if info is None:
-                drift.append(
-                    Drift(
-                        "missing-field",
-                        subject,
-                        f"field {_show(expected_type, column.nullable)}",
-                        f"no field in {model.__name__}",
-                    )
-                )
-                continue
-            found_type, found_nullable = describe(info)
-            if found_type != expected_type:
-                drift.append(Drift("type", subject, expected_type, found_type))
-            if found_nullable != column.nullable:
-                drift.append(
-                    Drift(
-                        "nullability",
-                        subject,
-                        _nullability(column.nullable),
-                        _nullability(found_nullable),
-                    )
-                )
-        for extra in fields:
-            drift.append(
-                Drift(
-                    "extra-field",
-                    f"{table.qualified}.{extra}",
-                    "no such column",
-                    f"field {model.__name__}.{extra}",
-                )
-            )
+        drift += _compare_fields(table.qualified, table.columns, model, type_classes)
     for name, model in sorted(models.items()):
         if name not in matched:
             table_name = getattr(model, "__table__", None)
-            where = f"table {table_name}" if table_name else "a table for it"
+            type_name = getattr(model, "__type__", None)
+            if type_name:
+                where, found = f"composite type {type_name}", "no such type"
+            else:
+                where = f"table {table_name}" if table_name else "a table for it"
+                found = "no such table"
             drift.append(
                 Drift(
-                    "extra-model",
-                    f"model {name}",
-                    f"{where} in {', '.join(schema.schemas)}",
-                    "no such table",
+                    "extra-model", f"model {name}", f"{where} in {', '.join(schema.schemas)}", found
                 )
             )
+    return drift
+
+
+def _compare_fields(
+    qualified: str, columns: tuple[Column, ...], model: Any, type_classes: dict[str, str]
+) -> list[Drift]:
+    """Differences between a table's columns (or a composite's attributes) and a model."""
+    drift: list[Drift] = []
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    for column in columns:
+        subject = f"{qualified}.{column.name}"
+        info = fields.pop(column.name, None)
+        expected_type = python_type(column.type, type_classes).canonical
+        if info is None:
+            drift.append(
+                Drift(
+                    "missing-field",
+                    subject,
+                    f"field {_show(expected_type, column.nullable)}",
+                    f"no field in {model.__name__}",
+                )
+            )
+            continue
+        found_type, found_nullable = describe(info)
+        if found_type != expected_type:
+            drift.append(Drift("type", subject, expected_type, found_type))
+        if found_nullable != column.nullable:
+            drift.append(
+                Drift(
+                    "nullability",
+                    subject,
+                    _nullability(column.nullable),
+                    _nullability(found_nullable),
+                )
+            )
+    for extra in fields:
+        drift.append(
+            Drift(
+                "extra-field",
+                f"{qualified}.{extra}",
+                "no such column",
+                f"field {model.__name__}.{extra}",
+            )
+        )
     return drift
 
 
@@ -217,7 +239,9 @@ def _type_name(tp: Any) -> str:
     if tp is Any:
         return "Any"
     if isinstance(tp, type):
-        if issubclass(tp, Enum):
+        from pydantic import BaseModel
+
+        if issubclass(tp, Enum | BaseModel):  # the module's own enums and composite models
             return tp.__name__
         module = tp.__module__
         if module.startswith("pydantic"):
