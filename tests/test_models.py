@@ -165,7 +165,7 @@ def test_golden_module_validates_every_type_psycopg_returns(dsn):
     assert [str(a) for a in full.addrs or []] == ["10.0.0.1/32", "::1/64"]
     assert full.span == Range(1, 5) and isinstance(full.spans, Multirange)
     assert full.cash and "12.34" in full.cash and full.bits == "101" and full.code == "ab "
-    assert full.doc_xml == xml and full.config_row == "(k,\"{\"\"x\"\": 1}\")"
+    assert full.doc_xml == xml and full.config_row == '(k,"{""x"": 1}")'
     assert full.wakes_at_tz is not None and full.wakes_at_tz.utcoffset() is not None
     assert full.docs == [{"k": [True, None]}, None] and full.blobs == [b"\x00", b""]
     assert minimal.feeling is Mood.IN_PROGRESS and minimal.doc == {} and minimal.home is None
@@ -192,7 +192,10 @@ def test_register_names_a_type_the_database_lacks(dsn, tmp_path):
     assert run(dsn, "models", "generate", "--out", str(out), cwd=tmp_path).exit_code == 0
     module = load(out, "register_missing")
     execute(dsn, "DROP TYPE pair")
-    with psycopg.connect(dsn) as conn, pytest.raises(LookupError, match=r"composite type public\.pair"):
+    with (
+        psycopg.connect(dsn) as conn,
+        pytest.raises(LookupError, match=r"composite type public\.pair"),
+    ):
         module.register(conn)
 
 
@@ -206,6 +209,18 @@ def test_golden_modules_pass_mypy_strict():
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_golden_modules_are_ruff_clean_and_formatted():
+    files = sorted(str(p / "models.py") for p in GOLDEN.iterdir())
+    for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, *files],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_committed_product_models_match_a_fresh_generation(init_dsn):
@@ -296,6 +311,44 @@ def test_check_reports_each_kind_of_drift_in_one_line(dsn, tmp_path, change, lin
         run(dsn, "--format", "json", "models", "check", "--module", str(out), cwd=tmp_path).stdout
     )
     assert payload["ok"] is False and len(payload["drift"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            "ALTER TYPE address ADD ATTRIBUTE note text",
+            "public.address.note: expected field str | None, found no field in Address",
+        ),
+        (
+            "ALTER TYPE tag ALTER ATTRIBUTE code TYPE varchar(12)",
+            "public.tag.code: expected str(max_length=12), found str(max_length=10)",
+        ),
+        (
+            "DROP TYPE tag",
+            "model Tag: expected composite type public.tag in public, found no such type",
+        ),
+        (
+            "CREATE TYPE pair AS (a int)",
+            "composite type public.pair: expected model class Pair, found no model",
+        ),
+    ],
+)
+def test_check_compares_composite_types(dsn, tmp_path, change, line):
+    execute(
+        dsn,
+        "CREATE TYPE address AS (street text, zip varchar(10));"
+        "CREATE TYPE tag AS (code varchar(10));"  # used by no table: generated all the same
+        "CREATE TABLE sites (id int PRIMARY KEY, homes address[]);",
+    )
+    out = tmp_path / "m.py"
+    assert run(dsn, "models", "generate", "--out", str(out), cwd=tmp_path).exit_code == 0
+    assert "homes: list[Address] | None = None" in out.read_text()
+    assert run(dsn, "models", "check", "--module", str(out), cwd=tmp_path).exit_code == 0
+    execute(dsn, change)
+    result = run(dsn, "models", "check", "--module", str(out), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [line, f"{out}: 1 difference(s) from the schema."]
 
 
 def test_generate_check_flag_and_unchanged_file(dsn, tmp_path):
