@@ -34,7 +34,6 @@ __all__ = [
     "OutboxStatus",
     "TaskProgress",
     "TaskStatus",
-    "register",
 ]
 
 

@@ -145,10 +145,9 @@ def build_module(schema: Schema, *, command: str) -> _Module:
             '"""',
         ],
         imports=_sorted_imports(imports),
-        names=[
-            *sorted([*type_classes.values(), *names.models.values()], key=_isort_key),
-            "register",
-        ],
+        # __all__ lists the classes; register() is called as module.register(conn), and
+        # packages that re-export __all__ (shared_types) should not export a bare "register".
+        names=sorted([*type_classes.values(), *names.models.values()], key=_isort_key),
         enums=enums,
         composites=composites,
         models=models,

@@ -38,7 +38,6 @@ __all__ = [
     "Mood",
     "Shipment",
     "UnusedEnum",
-    "register",
 ]
 
 
