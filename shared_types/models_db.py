@@ -3,14 +3,20 @@
 Do not edit by hand; regenerate with:
 
     sqlmig models generate --out shared_types/models_db.py
+
+Connections that read these rows call ``register(conn)`` once: psycopg then returns
+arrays of enums and composite values in the form the models validate.
 """
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "AsyncTask",
@@ -521,3 +527,30 @@ class TaskProgress(BaseModel):
             "When the row was inserted (clock_timestamp(): increasing within a transaction)."
         ),
     )
+
+
+def register(conn: "psycopg.Connection[Any]") -> None:
+    """Teach a psycopg connection the enum and composite types of these models.
+
+    Without it psycopg returns an array of enums as the text '{a,b}' and a composite value
+    as '(1,x)', which the models reject; with it, enums load as the StrEnum members and
+    composites as their models. Call it once per connection, e.g. ``psycopg.connect(...)``
+    then ``register(conn)``, or ``ConnectionPool(..., configure=register)``. It runs one
+    catalog query per type; psycopg is imported here only, so importing the models is not.
+    """
+    from psycopg.sql import Identifier
+    from psycopg.types.enum import EnumInfo, register_enum
+
+    enums: tuple[tuple[str, str, type[StrEnum]], ...] = (
+        ("public", "command_status", CommandStatus),
+        ("public", "genesis_stage", GenesisStage),
+        ("public", "genesis_status", GenesisStatus),
+        ("public", "handle_status", HandleStatus),
+        ("public", "outbox_status", OutboxStatus),
+        ("public", "task_status", TaskStatus),
+    )
+    for schema, name, enum in enums:
+        enum_info = EnumInfo.fetch(conn, Identifier(schema, name))
+        if enum_info is None:
+            raise LookupError(f"no enum type {schema}.{name} in the database")
+        register_enum(enum_info, conn, enum, mapping={m: m.value for m in enum})

@@ -65,6 +65,7 @@ def col(name, kind="base", **kw):  # type: ignore[no-untyped-def]
         (col("varchar", length=9, array_dims=1), "list[str]", "list[str]"),
         (col("int4", array_dims=2), "list[list[int]]", "list[list[int]]"),
         (col("public.mood", kind="enum", array_dims=1), "list[Mood]", "list[Mood]"),
+        (col("public.address", kind="composite", array_dims=1), "list[Address]", "list[Address]"),
         (col("jsonb"), "JsonValue", "JsonValue"),
         (col("inet"), "IPvAnyInterface", "IPvAnyInterface"),
         (col("interval"), "datetime.timedelta", "datetime.timedelta"),
@@ -73,8 +74,43 @@ def col(name, kind="base", **kw):  # type: ignore[no-untyped-def]
     ],
 )
 def test_python_type(column_type, annotation, canonical):
-    py = python_type(column_type, {"public.mood": "Mood"})
+    py = python_type(column_type, {"public.mood": "Mood", "public.address": "Address"})
     assert (py.annotation, py.canonical) == (annotation, canonical)
+
+
+def test_unconstrained_numeric_accepts_nan_and_infinity():
+    """PostgreSQL numeric holds NaN and ±Infinity; pydantic only allows them when told."""
+    assert python_type(col("numeric"), {}).options == (("allow_inf_nan", "True"),)
+    constrained = python_type(col("numeric", precision=5, scale=2), {})
+    assert constrained.options == ()  # pydantic refuses allow_inf_nan with max_digits
+    assert python_type(col("numeric", array_dims=1), {}).options == ()
+
+
+def test_type_and_table_class_names_never_clash():
+    from sqlmig.schema import Column, CompositeType, EnumType, Schema, Table
+
+    def table(name: str) -> Table:
+        return Table(schema_name="public", name=name, kind="table", columns=())
+
+    schema = Schema(
+        schemas=("public",),
+        enums=(EnumType(schema_name="public", name="decimal", values=("a",)),),
+        composites=(
+            CompositeType(
+                schema_name="public",
+                name="address",
+                attributes=(Column(name="x", type=col("int4"), nullable=True),),
+            ),
+        ),
+        tables=(table("addresses"), table("decimals")),
+    )
+    names = naming.class_names(schema)
+    assert names.enums == {"public.decimal": "PublicDecimal"}  # not the imported Decimal
+    assert names.composites == {"public.address": "Address"}
+    assert names.models == {
+        "public.addresses": "PublicAddress",
+        "public.decimals": "PublicDecimal_2",
+    }
 
 
 @pytest.mark.parametrize(

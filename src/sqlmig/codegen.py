@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +41,7 @@ class _Enum:
 class _Model:
     name: str
     doc: list[str]
-    table: str
+    table: str  # qualified name, the value of __table__ (or __type__ for a composite)
     fields: list[str] = field(default_factory=list)  # rendered field statements
 
 
@@ -50,7 +51,9 @@ class _Module:
     imports: list[str]
     names: list[str]
     enums: list[_Enum]
+    composites: list[_Model]
     models: list[_Model]
+    register: list[str]  # the body of register(conn)
 
 
 def render(
@@ -73,11 +76,17 @@ def render(
 def build_module(schema: Schema, *, command: str) -> _Module:
     names = naming.class_names(schema)
     enum_classes = names.enums
+    type_classes = names.types
     enum_values = {e.qualified: e.values for e in schema.enums}
 
-    imports: set[str] = {"from pydantic import BaseModel, ConfigDict"}
-    if schema.tables:
+    imports: set[str] = {
+        "from pydantic import BaseModel, ConfigDict",
+        "from typing import TYPE_CHECKING, Any",
+    }
+    if schema.tables or schema.composites:
         imports.add("from typing import ClassVar")
+    if schema.composites:
+        imports.add("from collections.abc import Callable, Sequence")
     if schema.enums:
         imports.add("from enum import StrEnum")
     enums = [
@@ -90,21 +99,38 @@ def build_module(schema: Schema, *, command: str) -> _Module:
         )
         for e in schema.enums
     ]
-    models = []
-    for table in schema.tables:
-        name = names.models[table.qualified]
-        default_doc = f"A row of the {table.kind} {table.qualified}."
-        model = _Model(name=name, doc=_doc(table.comment or default_doc, 4), table=table.qualified)
-        py_names = naming.unique([naming.field_name(c.name) for c in table.columns])
-        for column, py_name in zip(table.columns, py_names, strict=True):
-            py = python_type(column.type, enum_classes)
-            imports |= py.imports
+
+    def model(qualified: str, name: str, doc: str, columns: tuple[Column, ...]) -> _Model:
+        built = _Model(name=name, doc=_doc(doc, 4), table=qualified)
+        py_names = naming.unique([naming.field_name(c.name) for c in columns])
+        for column, py_name in zip(columns, py_names, strict=True):
+            py = python_type(column.type, type_classes)
+            imports.update(py.imports)
             line, uses_field, extra_imports = _field(column, py_name, py, enum_classes, enum_values)
-            imports |= extra_imports
+            imports.update(extra_imports)
             if uses_field:
                 imports.add("from pydantic import Field")
-            model.fields.append(line)
-        models.append(model)
+            built.fields.append(line)
+        return built
+
+    composites = [
+        model(
+            c.qualified,
+            names.composites[c.qualified],
+            c.comment or f"A value of the PostgreSQL composite type {c.qualified}.",
+            c.attributes,
+        )
+        for c in schema.composites
+    ]
+    models = [
+        model(
+            t.qualified,
+            names.models[t.qualified],
+            t.comment or f"A row of the {t.kind} {t.qualified}.",
+            t.columns,
+        )
+        for t in schema.tables
+    ]
     schemas = ", ".join(schema.schemas)
     return _Module(
         doc=[
@@ -113,13 +139,88 @@ def build_module(schema: Schema, *, command: str) -> _Module:
             "Do not edit by hand; regenerate with:",
             "",
             f"    {command}",
+            "",
+            "Connections that read these rows call ``register(conn)`` once: psycopg then returns",
+            "arrays of enums and composite values in the form the models validate.",
             '"""',
         ],
         imports=_sorted_imports(imports),
-        names=sorted([*enum_classes.values(), *names.models.values()]),
+        # __all__ lists the classes; register() is called as module.register(conn), and
+        # packages that re-export __all__ (shared_types) should not export a bare "register".
+        names=sorted([*type_classes.values(), *names.models.values()], key=_isort_key),
         enums=enums,
+        composites=composites,
         models=models,
+        register=_register_body(schema, names),
     )
+
+
+def _register_body(schema: Schema, names: naming.ClassNames) -> list[str]:
+    """The statements of register(conn): psycopg learns each enum and composite type.
+
+    Without registration psycopg returns an array of enums as the text '{a,b}' and
+    a composite value as '(1,x)'; the models reject both. Each type is looked up by
+    name on the connection, since OIDs differ between databases.
+    """
+    enums = [(e.schema_name, e.name, names.enums[e.qualified]) for e in schema.enums]
+    composites = [(c.schema_name, c.name, names.composites[c.qualified]) for c in schema.composites]
+    columns = [c for t in schema.tables for c in t.columns]
+    columns += [a for c in schema.composites for a in c.attributes]
+    domains = sorted({c.type.element_domain for c in columns if c.type.element_domain})
+    if not enums and not composites and not domains:
+        return []
+    lines = []
+    if domains:
+        lines += ["from psycopg.pq import Format", "from psycopg.sql import Identifier"]
+        lines.append("from psycopg.types import TypeInfo")
+    else:
+        lines.append("from psycopg.sql import Identifier")
+    if composites:
+        lines.append("from psycopg.types.composite import CompositeInfo, register_composite")
+    if enums:
+        lines.append("from psycopg.types.enum import EnumInfo, register_enum")
+    lines.append("")
+
+    def table(kind: str, rows: Sequence[tuple[str, ...]], raw: int = 2) -> list[str]:
+        """A tuple of tuples; the first ``raw`` items of each are quoted strings."""
+        items = [", ".join(_quote(v) if i < raw else v for i, v in enumerate(row)) for row in rows]
+        return [f"{kind} = (", *(f"    ({item})," for item in items), ")"]
+
+    if enums:
+        lines += table("enums: tuple[tuple[str, str, type[StrEnum]], ...]", enums)
+        lines += [
+            "for schema, name, enum in enums:",
+            "    enum_info = EnumInfo.fetch(conn, Identifier(schema, name))",
+            "    if enum_info is None:",
+            '        raise LookupError(f"no enum type {schema}.{name} in the database")',
+            "    register_enum(enum_info, conn, enum, mapping={m: m.value for m in enum})",
+        ]
+    if composites:
+        lines += table("composites: tuple[tuple[str, str, type[BaseModel]], ...]", composites)
+        lines += [
+            "for schema, name, model in composites:",
+            "    info = CompositeInfo.fetch(conn, Identifier(schema, name))",
+            "    if info is None:",
+            '        raise LookupError(f"no composite type {schema}.{name} in the database")',
+            "    register_composite(info, conn, _factory(model, info.field_names))",
+        ]
+    if domains:
+        lines += table("domains: tuple[tuple[str, str, str, str], ...]", list(domains), raw=4)
+        lines += [
+            "for schema, name, base_schema, base_name in domains:",
+            "    # An array of a domain has its own type: load it as an array of the base type.",
+            "    domain = TypeInfo.fetch(conn, Identifier(schema, name))",
+            "    base = TypeInfo.fetch(conn, Identifier(base_schema, base_name))",
+            "    if domain is None or base is None:",
+            '        raise LookupError(f"no domain {schema}.{name} in the database")',
+            "    pairs = ((base.oid, domain.oid), (base.array_oid, domain.array_oid))",
+            "    for fmt in (Format.TEXT, Format.BINARY):",
+            "        for source, target in pairs:",
+            "            loader = conn.adapters.get_loader(source, fmt)",
+            "            if loader is not None:",
+            "                conn.adapters.register_loader(target, loader)",
+        ]
+    return lines
 
 
 def _field(
@@ -145,6 +246,7 @@ def _field(
     if py_name != column.name:
         kwargs.append(("alias", _quote(column.name)))
     kwargs.extend((k, str(v)) for k, v in py.constraints)
+    kwargs.extend(py.options)
     if column.comment:
         kwargs.append(("description", _quote(column.comment)))
 
@@ -320,10 +422,19 @@ def _sorted_imports(lines: set[str]) -> list[str]:
             module, names = line[5:].split(" import ")
             merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
     stdlib = sorted(plain) + [
-        f"from {m} import {', '.join(sorted(merged[m]))}" for m in sorted(merged) if m != "pydantic"
+        f"from {m} import {', '.join(sorted(merged[m], key=_isort_key))}"
+        for m in sorted(merged)
+        if m != "pydantic"
     ]
-    third = [f"from pydantic import {', '.join(sorted(merged['pydantic']))}"]
+    third = [f"from pydantic import {', '.join(sorted(merged['pydantic'], key=_isort_key))}"]
     return [_wrap_import(line) for line in (*stdlib, "", *third)]
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's force-sort-within-sections order of imported names: CONSTANTS, Classes, others."""
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    return (1, name) if name[:1].isupper() else (2, name)
 
 
 def _wrap_import(line: str) -> str:

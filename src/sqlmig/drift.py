@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 import types
 import typing
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 from . import naming
 from .errors import UsageError
-from .schema import Schema
+from .schema import Column, Schema
 from .typemap import canonical_constraints, python_type
 
 
@@ -43,21 +44,57 @@ class Drift:
 
 
 def load_module(spec: str, project_root: Path) -> types.ModuleType:
-    """Import ``spec``: a dotted module name (from the project root too) or a .py path."""
+    """Import ``spec``: a dotted module name (from the project root too) or a .py path.
+
+    Whatever the import raises becomes one :class:`UsageError` line (exception
+    type, message, and the file:line it came from), never a traceback.
+    """
     try:
         if spec.endswith(".py"):
             path = (project_root / spec).resolve()
+            if not path.is_file():
+                raise UsageError(f"cannot import models module {spec}: no such file: {path}")
             loader = importlib.util.spec_from_file_location(path.stem, path)
             if loader is None or loader.loader is None:
-                raise ImportError(f"cannot load {path}")
+                raise UsageError(f"cannot import models module {spec}: not a Python module")
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
             return module
         if str(project_root) not in sys.path:
             sys.path.insert(0, str(project_root))
         return importlib.import_module(spec)
-    except (ImportError, SyntaxError, FileNotFoundError) as exc:
-        raise UsageError(f"cannot import the models module {spec!r}: {exc}") from exc
+    except UsageError:
+        raise
+    except (Exception, SystemExit) as exc:  # the module's own code: anything can happen
+        where = _failure_location(exc, project_root)
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        raise UsageError(
+            f"cannot import models module {spec}: {text}" + (f" ({where})" if where else "")
+        ) from None
+
+
+_IMPORTERS = frozenset({__name__, "importlib", "importlib._bootstrap"})
+
+
+def _failure_location(exc: BaseException, project_root: Path) -> str:
+    """``path:line`` where the import failed: the innermost frame outside importlib and sqlmig."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{_shown(exc.filename, project_root)}:{exc.lineno}"
+    location = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or frame.f_globals.get("__name__") in _IMPORTERS:
+            continue
+        location = f"{_shown(filename, project_root)}:{line}"
+    return location
+
+
+def _shown(filename: str, project_root: Path) -> str:
+    try:
+        return Path(filename).resolve().relative_to(project_root.resolve()).as_posix()
+    except ValueError:
+        return filename
 
 
 def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
@@ -84,8 +121,19 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
                 )
             )
 
+    type_classes = names.types
+    by_type = {getattr(m, "__type__", None): m for m in models.values()}
     by_table = {getattr(m, "__table__", None): m for m in models.values()}
     matched: set[str] = set()
+    for composite in schema.composites:
+        class_name = names.composites[composite.qualified]
+        model = by_type.get(composite.qualified) or models.get(class_name)
+        subject = f"composite type {composite.qualified}"
+        if model is None:
+            drift.append(Drift("missing-model", subject, f"model class {class_name}", "no model"))
+            continue
+        matched.add(model.__name__)
+        drift += _compare_fields(composite.qualified, composite.attributes, model, type_classes)
     for table in schema.tables:
         class_name = names.models[table.qualified]
         model = by_table.get(table.qualified) or models.get(class_name)
@@ -95,54 +143,65 @@ def compare(schema: Schema, module: types.ModuleType) -> list[Drift]:
             )
             continue
         matched.add(model.__name__)
-        fields = {(info.alias or name): info for name, info in model.model_fields.items()}
-        for column in table.columns:
-            subject = f"{table.qualified}.{column.name}"
-            info = fields.pop(column.name, None)
-            expected_type = python_type(column.type, enum_classes).canonical
-            if info is None:
-                drift.append(
-                    Drift(
-                        "missing-field",
-                        subject,
-                        f"field {_show(expected_type, column.nullable)}",
-                        f"no field in {model.__name__}",
-                    )
-                )
-                continue
-            found_type, found_nullable = describe(info)
-            if found_type != expected_type:
-                drift.append(Drift("type", subject, expected_type, found_type))
-            if found_nullable != column.nullable:
-                drift.append(
-                    Drift(
-                        "nullability",
-                        subject,
-                        _nullability(column.nullable),
-                        _nullability(found_nullable),
-                    )
-                )
-        for extra in fields:
-            drift.append(
-                Drift(
-                    "extra-field",
-                    f"{table.qualified}.{extra}",
-                    "no such column",
-                    f"field {model.__name__}.{extra}",
-                )
-            )
+        drift += _compare_fields(table.qualified, table.columns, model, type_classes)
     for name, model in sorted(models.items()):
         if name not in matched:
             table_name = getattr(model, "__table__", None)
-            where = f"table {table_name}" if table_name else "a table for it"
+            type_name = getattr(model, "__type__", None)
+            if type_name:
+                where, found = f"composite type {type_name}", "no such type"
+            else:
+                where = f"table {table_name}" if table_name else "a table for it"
+                found = "no such table"
             drift.append(
                 Drift(
-                    "extra-model",
-                    f"model {name}",
-                    f"{where} in {', '.join(schema.schemas)}",
-                    "no such table",
+                    "extra-model", f"model {name}", f"{where} in {', '.join(schema.schemas)}", found
                 )
             )
+    return drift
+
+
+def _compare_fields(
+    qualified: str, columns: tuple[Column, ...], model: Any, type_classes: dict[str, str]
+) -> list[Drift]:
+    """Differences between a table's columns (or a composite's attributes) and a model."""
+    drift: list[Drift] = []
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    for column in columns:
+        subject = f"{qualified}.{column.name}"
+        info = fields.pop(column.name, None)
+        expected_type = python_type(column.type, type_classes).canonical
+        if info is None:
+            drift.append(
+                Drift(
+                    "missing-field",
+                    subject,
+                    f"field {_show(expected_type, column.nullable)}",
+                    f"no field in {model.__name__}",
+                )
+            )
+            continue
+        found_type, found_nullable = describe(info)
+        if found_type != expected_type:
+            drift.append(Drift("type", subject, expected_type, found_type))
+        if found_nullable != column.nullable:
+            drift.append(
+                Drift(
+                    "nullability",
+                    subject,
+                    _nullability(column.nullable),
+                    _nullability(found_nullable),
+                )
+            )
+    for extra in fields:
+        drift.append(
+            Drift(
+                "extra-field",
+                f"{qualified}.{extra}",
+                "no such column",
+                f"field {model.__name__}.{extra}",
+            )
+        )
     return drift
 
 
@@ -180,7 +239,9 @@ def _type_name(tp: Any) -> str:
     if tp is Any:
         return "Any"
     if isinstance(tp, type):
-        if issubclass(tp, Enum):
+        from pydantic import BaseModel
+
+        if issubclass(tp, Enum | BaseModel):  # the module's own enums and composite models
             return tp.__name__
         module = tp.__module__
         if module.startswith("pydantic"):

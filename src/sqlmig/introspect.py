@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 from psycopg.rows import tuple_row
 
 from . import ledger
-from .schema import Check, Column, ColumnType, EnumType, ForeignKey, Schema, Table
+from .schema import (
+    Check,
+    Column,
+    ColumnType,
+    CompositeType,
+    EnumType,
+    ForeignKey,
+    Schema,
+    Table,
+)
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -49,21 +58,26 @@ WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
 
-# Types used by the columns, plus every enum of the chosen schemas, following
-# array elements and domain base types to the end.
+# Types used by the columns, plus every enum and composite type of the chosen
+# schemas, following array elements, domain base types and the attributes of
+# standalone composite types (relkind 'c'; a table's row type stays opaque).
 _TYPES = """
 WITH RECURSIVE wanted(oid) AS (
     SELECT unnest(%(type_oids)s::oid[])
     UNION
     SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE t.typtype = 'e' AND n.nspname = ANY(%(schemas)s)
+    LEFT JOIN pg_class c ON c.oid = t.typrelid
+    WHERE (t.typtype = 'e' OR (t.typtype = 'c' AND c.relkind = 'c'))
+      AND n.nspname = ANY(%(schemas)s)
     UNION
     SELECT next.oid
     FROM wanted w
     JOIN pg_type t ON t.oid = w.oid
-    CROSS JOIN LATERAL (VALUES
-        (CASE WHEN t.typcategory = 'A' THEN t.typelem END),
-        (NULLIF(t.typbasetype, 0))
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.typcategory = 'A' THEN t.typelem END
+        UNION ALL SELECT NULLIF(t.typbasetype, 0)
+        UNION ALL SELECT a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE a.attrelid = t.typrelid AND c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped
     ) AS next(oid)
     WHERE next.oid IS NOT NULL
 )
@@ -71,7 +85,14 @@ SELECT t.oid, n.nspname, t.typname, t.typtype, t.typcategory, t.typelem, t.typba
        t.typtypmod, t.typnotnull, t.typndims, obj_description(t.oid, 'pg_type'),
        CASE WHEN t.typtype = 'e' THEN ARRAY(
            SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder
-       ) END
+       ) END,
+       (SELECT json_agg(json_build_array(a.attname, a.atttypid::int8, a.atttypmod, a.attndims,
+                                         format_type(a.atttypid, a.atttypmod),
+                                         col_description(a.attrelid, a.attnum))
+                        ORDER BY a.attnum)
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE a.attrelid = t.typrelid AND c.relkind = 'c' AND a.attnum > 0
+          AND NOT a.attisdropped)
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.oid IN (SELECT oid FROM wanted)
@@ -95,6 +116,19 @@ ORDER BY con.conrelid, con.conname
 """
 
 
+_SCHEMAS = """
+SELECT nspname FROM pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND nspname !~ '^pg_(temp|toast_temp)_'
+ORDER BY nspname
+"""
+
+
+def schema_names(conn: Connection[Any]) -> list[str]:
+    """The database's schemas, without PostgreSQL's own (pg_catalog, temp schemas...)."""
+    return [row[0] for row in conn.cursor(row_factory=tuple_row).execute(_SCHEMAS)]
+
+
 @dataclass(frozen=True)
 class _Type:
     schema: str
@@ -108,6 +142,8 @@ class _Type:
     ndims: int
     comment: str | None
     labels: list[str] | None
+    # standalone composites: [name, type oid, typmod, ndims, format_type, comment] per attribute
+    attributes: list[list[Any]] | None
 
 
 def introspect(
@@ -201,6 +237,7 @@ def introspect(
     return Schema(
         schemas=tuple(schemas),
         enums=tuple(enums),
+        composites=_composites(types),
         tables=tuple(
             Table(
                 schema_name=schema,
@@ -218,14 +255,49 @@ def introspect(
     )
 
 
+def _composites(types: dict[int, _Type]) -> tuple[CompositeType, ...]:
+    """Standalone composite types, each after the composites its attributes use."""
+    found: dict[int, CompositeType] = {}
+    uses: dict[int, set[int]] = {}
+    oid_of = {f"{t.schema}.{t.name}": oid for oid, t in types.items()}
+    for oid, t in types.items():
+        if t.attributes is None:
+            continue
+        attributes = []
+        for name, typid, typmod, ndims, sql, comment in t.attributes:
+            column_type, _ = _resolve(types, typid, typmod, ndims, sql)
+            attributes.append(Column(name=name, type=column_type, nullable=True, comment=comment))
+        found[oid] = CompositeType(
+            schema_name=t.schema, name=t.name, attributes=tuple(attributes), comment=t.comment
+        )
+        uses[oid] = {oid_of[a.type.name] for a in attributes if a.type.kind == "composite"}
+    ordered: list[CompositeType] = []
+    done: set[int] = set()
+
+    def visit(oid: int) -> None:  # PostgreSQL forbids cycles among composite types
+        if oid in done:
+            return
+        done.add(oid)
+        for dependency in sorted(uses[oid], key=lambda o: found[o].qualified):
+            visit(dependency)
+        ordered.append(found[oid])
+
+    for oid in sorted(found, key=lambda o: found[o].qualified):
+        visit(oid)
+    return tuple(ordered)
+
+
 def _resolve(
     types: dict[int, _Type], typid: int, typmod: int, ndims: int, sql: str
 ) -> tuple[ColumnType, bool]:
     """Follow arrays and domains down to a base or enum type."""
     t = types[typid]
     dims, domain, notnull = 0, None, False
+    element_domain: tuple[str, str] | None = None
     if t.category == "A" and t.elem:
         dims, t = max(ndims, 1), types[t.elem]
+        if t.typtype == "d":
+            element_domain = (t.schema, t.name)
     while t.typtype == "d":
         domain = domain or f"{t.schema}.{t.name}"
         notnull = notnull or t.notnull
@@ -235,7 +307,14 @@ def _resolve(
         if base.category == "A" and base.elem:
             dims, base = max(t.ndims, 1), types[base.elem]
         t = base
-    kind = "enum" if t.typtype == "e" else "base" if t.typtype == "b" else "other"
+    if t.typtype == "e":
+        kind = "enum"
+    elif t.typtype == "b":
+        kind = "base"
+    elif t.typtype == "c" and t.attributes is not None:
+        kind = "composite"
+    else:
+        kind = "other"
     length = precision = scale = None
     if typmod >= 0:
         if t.name in ("varchar", "bpchar"):
@@ -245,7 +324,7 @@ def _resolve(
         elif t.name == "numeric":
             precision = ((typmod - 4) >> 16) & 0xFFFF
             scale = (((typmod - 4) & 0x7FF) ^ 1024) - 1024  # signed since PostgreSQL 15
-    name = f"{t.schema}.{t.name}" if kind == "enum" else t.name
+    name = f"{t.schema}.{t.name}" if kind in ("enum", "composite") else t.name
     return (
         ColumnType(
             kind=kind,  # type: ignore[arg-type]
@@ -256,6 +335,7 @@ def _resolve(
             precision=precision,
             scale=scale,
             domain=domain,
+            element_domain=(*element_domain, t.schema, t.name) if element_domain else None,
         ),
         notnull,
     )

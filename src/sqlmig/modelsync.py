@@ -33,16 +33,25 @@ def read_schema(
     *,
     views: bool = False,
 ) -> Schema:
-    from .introspect import introspect
+    """Introspect; an unknown schema or table is an error, never an empty module."""
+    from .introspect import introspect, schema_names
 
     with database.connect(settings) as conn:
+        existing = schema_names(conn)
+        missing = [s for s in schemas if s not in existing]
+        if missing:
+            raise UsageError(
+                f"no such schema: {', '.join(missing)}. The database has: "
+                f"{', '.join(existing) or 'no schemas of its own'}; choose with --schema NAME."
+            )
         schema = introspect(conn, schemas, tables=tables, views=views)
     if tables:
         found = {t.name for t in schema.tables} | {t.qualified for t in schema.tables}
         unknown = sorted(set(tables) - found)
         if unknown:
+            hint = "" if views else " (views and materialized views need --views)"
             raise UsageError(
-                f"no such table in schema(s) {', '.join(schemas)}: {', '.join(unknown)}."
+                f"no such table in schema(s) {', '.join(schemas)}: {', '.join(unknown)}{hint}."
             )
     return schema
 
@@ -59,13 +68,19 @@ def generate(
     """Render the models module for the live schema; write it unless ``write`` is False."""
     from .codegen import render
 
+    target = out if out.is_absolute() else settings.project_root / out
+    if not target.parent.is_dir():
+        # A missing folder is most often a typo: say so rather than create it.
+        folder = _display(target.parent, settings.project_root)
+        raise UsageError(
+            f"the folder of {out.as_posix()} does not exist: {folder}. "
+            f"Create it first (mkdir -p {folder}) or choose another --out."
+        )
     schema = read_schema(settings, schemas, tables, views=views)
     shown = _display(out, settings.project_root)
     ((_, text),) = render(schema, Path(shown)).items()
-    target = out if out.is_absolute() else settings.project_root / out
     changed = not target.exists() or target.read_text(encoding="utf-8") != text
     if write and changed:
-        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     return Generated(target, text, changed, len(schema.enums), len(schema.tables))
 
@@ -80,8 +95,10 @@ def check(
 ) -> list[Drift]:
     from .drift import compare, load_module
 
+    # Import first: a broken module is reported without touching the database.
+    loaded = load_module(module, settings.project_root)
     schema = read_schema(settings, schemas, tables, views=views)
-    return compare(schema, load_module(module, settings.project_root))
+    return compare(schema, loaded)
 
 
 def _display(out: Path, root: Path) -> str:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 #: Names the generated module imports at top level; a field must not shadow them.
 IMPORTED_NAMES = frozenset(
     {
-        "datetime", "Any", "ClassVar", "Decimal", "StrEnum", "UUID",
+        "datetime", "Any", "ClassVar", "Decimal", "StrEnum", "UUID", "TYPE_CHECKING", "psycopg",
+        "register",
         "AwareDatetime", "BaseModel", "ConfigDict", "Field", "IPvAnyInterface",
         "IPvAnyNetwork", "JsonValue", "NaiveDatetime",
     }
@@ -118,25 +119,39 @@ def enum_member_names(labels: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class ClassNames:
-    """The class name of every enum type and table of a schema, unique in one module."""
+    """The class name of every enum, composite type and table of a schema, unique in one module."""
 
     enums: dict[str, str]  # enum qualified name -> class name
     models: dict[str, str]  # table qualified name -> class name
+    composites: dict[str, str]  # composite type qualified name -> class name
+
+    @property
+    def types(self) -> dict[str, str]:
+        """Enum and composite type qualified name -> class name (what columns refer to)."""
+        return {**self.enums, **self.composites}
 
 
 def class_names(schema: Schema) -> ClassNames:
-    """Enums keep their names; a table whose name clashes gets its schema as prefix.
+    """Types keep their names; a table whose name clashes gets its schema as prefix.
 
     Shared by the generator and the drift check, so both agree on every name.
     """
-    enum_names = unique([enum_class_name(e.name) for e in schema.enums])
-    taken = set(enum_names)
+    wanted = [(e.schema_name, enum_class_name(e.name)) for e in schema.enums] + [
+        (c.schema_name, pascal(c.name)) for c in schema.composites
+    ]
+    type_names = unique([pascal(s) + n if n in IMPORTED_NAMES else n for s, n in wanted])
+    enum_names, composite_names = type_names[: len(schema.enums)], type_names[len(schema.enums) :]
+    taken = set(type_names)
     base = [model_class_name(t.name) for t in schema.tables]
     models = []
     for table, name in zip(schema.tables, base, strict=True):
         clash = name in taken or name in IMPORTED_NAMES or base.count(name) > 1
         models.append(pascal(table.schema_name) + name if clash else name)
+    model_names = unique([*type_names, *models])[len(type_names) :]
     return ClassNames(
         enums={e.qualified: n for e, n in zip(schema.enums, enum_names, strict=True)},
-        models={t.qualified: n for t, n in zip(schema.tables, unique(models), strict=True)},
+        models={t.qualified: n for t, n in zip(schema.tables, model_names, strict=True)},
+        composites={
+            c.qualified: n for c, n in zip(schema.composites, composite_names, strict=True)
+        },
     )

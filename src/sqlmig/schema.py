@@ -30,14 +30,17 @@ class EnumType(_Frozen):
 class ColumnType(_Frozen):
     """A column's type after resolving domains and array wrappers."""
 
-    kind: Literal["base", "enum", "other"]
-    name: str  # base type name (int4, varchar, timestamptz...) or enum qualified name
+    kind: Literal["base", "enum", "composite", "other"]
+    name: str  # base type name (int4, varchar, timestamptz...), or enum / composite qualified name
     sql: str  # as declared, from format_type(): e.g. "character varying(255)[]"
     array_dims: int = 0
     length: int | None = None  # varchar(n), char(n), bit(n)
     precision: int | None = None  # numeric(p, s)
     scale: int | None = None
     domain: str | None = None  # qualified domain name when declared through one
+    # An array of a domain has an array type of its own, unknown to psycopg until
+    # registered: (domain schema, domain name, base type schema, base type name).
+    element_domain: tuple[str, str, str, str] | None = None
 
 
 class Column(_Frozen):
@@ -48,6 +51,19 @@ class Column(_Frozen):
     identity: Literal["always", "by default"] | None = None
     generated: bool = False  # GENERATED ALWAYS AS (...) STORED
     comment: str | None = None
+
+
+class CompositeType(_Frozen):
+    """A standalone composite type (CREATE TYPE ... AS (...)); attributes are always nullable."""
+
+    schema_name: str
+    name: str
+    attributes: tuple[Column, ...]
+    comment: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.name}"
 
 
 class ForeignKey(_Frozen):
@@ -87,3 +103,4 @@ class Schema(_Frozen):
     schemas: tuple[str, ...]
     enums: tuple[EnumType, ...]
     tables: tuple[Table, ...]
+    composites: tuple[CompositeType, ...] = ()  # in dependency order: used before users

@@ -58,12 +58,14 @@ class PyType:
     canonical: str  # annotation + constraints, in drift-check form
     imports: frozenset[str] = frozenset()
     constraints: tuple[tuple[str, int], ...] = field(default=())
+    # Field() options that widen what validates, not part of the drift comparison
+    options: tuple[tuple[str, str], ...] = field(default=())
 
 
-def python_type(column_type: ColumnType, enum_classes: dict[str, str]) -> PyType:
-    """The Python type for a column type; ``enum_classes`` maps enum qualified names."""
-    if column_type.kind == "enum":
-        cls = enum_classes[column_type.name]
+def python_type(column_type: ColumnType, classes: dict[str, str]) -> PyType:
+    """The Python type for a column type; ``classes`` maps enum and composite qualified names."""
+    if column_type.kind in ("enum", "composite"):
+        cls = classes[column_type.name]
         annotation, canonical = cls, cls
         imports: frozenset[str] = frozenset()
     else:
@@ -74,6 +76,7 @@ def python_type(column_type: ColumnType, enum_classes: dict[str, str]) -> PyType
     for _ in range(column_type.array_dims):
         annotation, canonical = f"list[{annotation}]", f"list[{canonical}]"
     constraints: tuple[tuple[str, int], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
     if not column_type.array_dims:  # on a list, max_length would bound the list itself
         if column_type.length is not None and column_type.name in ("varchar", "bpchar"):
             constraints = (("max_length", column_type.length),)
@@ -81,7 +84,13 @@ def python_type(column_type: ColumnType, enum_classes: dict[str, str]) -> PyType
             constraints = (("max_digits", column_type.precision),)
             if column_type.scale is not None and column_type.scale >= 0:
                 constraints += (("decimal_places", column_type.scale),)
-    return PyType(annotation, canonical + _constraint_suffix(constraints), imports, constraints)
+        elif column_type.name == "numeric" and column_type.kind == "base":
+            # An unconstrained numeric holds NaN and ±Infinity (pydantic refuses them by
+            # default, and cannot allow them together with max_digits).
+            options = (("allow_inf_nan", "True"),)
+    return PyType(
+        annotation, canonical + _constraint_suffix(constraints), imports, constraints, options
+    )
 
 
 def _constraint_suffix(constraints: tuple[tuple[str, int], ...]) -> str:

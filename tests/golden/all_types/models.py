@@ -3,12 +3,16 @@
 Do not edit by hand; regenerate with:
 
     sqlmig models generate --out tests/golden/all_types/models.py
+
+Connections that read these rows call ``register(conn)`` once: psycopg then returns
+arrays of enums and composite values in the form the models validate.
 """
 
 import datetime
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from pydantic import (
@@ -22,12 +26,17 @@ from pydantic import (
     NaiveDatetime,
 )
 
+if TYPE_CHECKING:
+    import psycopg
+
 __all__ = [
+    "Address",
     "Event",
     "Everything",
     "EverythingName",
     "ModelConfig",
     "Mood",
+    "Shipment",
     "UnusedEnum",
 ]
 
@@ -46,6 +55,31 @@ class UnusedEnum(StrEnum):
 
     A = "A"
     B = "B"
+
+
+class Address(BaseModel):
+    """A postal address."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, defer_build=True)
+    __type__: ClassVar[str] = "public.address"
+
+    street: str | None = None
+    zip: str | None = Field(default=None, max_length=10)
+    mood: Mood | None = None
+    class_: str | None = Field(default=None, alias="class")
+    lines: list[str] | None = None
+
+
+class Shipment(BaseModel):
+    """A value of the PostgreSQL composite type public.shipment."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, defer_build=True)
+    __type__: ClassVar[str] = "public.shipment"
+
+    dest: Address | None = None
+    stops: list[Address] | None = None
+    weight: Decimal | None = Field(default=None, max_digits=8, decimal_places=3)
+    moods: list[Mood] | None = None
 
 
 class Event(BaseModel):
@@ -76,7 +110,7 @@ class Everything(BaseModel):
         decimal_places=2,
         description="Unit price in euros; numeric(12,2).",
     )
-    ratio: Decimal | None = None
+    ratio: Decimal | None = Field(default=None, allow_inf_nan=True)
     flag: bool = False
     name: str = Field(default="unnamed", max_length=40)
     code: str | None = Field(default=None, max_length=3)
@@ -114,6 +148,39 @@ class Everything(BaseModel):
     datetime_: datetime.date | None = Field(default=None, alias="datetime")
     span: Any | None = None
     f_private: str | None = Field(default=None, alias="_private")
+    cash: str | None = None
+    bits: str | None = None
+    var_bits: str | None = None
+    mac8: str | None = None
+    search: str | None = None
+    search_query: str | None = None
+    object_id: int | None = None
+    single_char: str | None = None
+    ident: str | None = None
+    doc_xml: str | None = None
+    spot: Any | None = None
+    big_span: Any | None = None
+    num_span: Any | None = None
+    day_span: Any | None = None
+    time_span: Any | None = None
+    spans: Any | None = None
+    mood_grid: list[list[Mood]] | None = None
+    mood_domain: list[Mood] | None = None
+    positives: list[int] | None = None
+    uids: list[UUID] | None = None
+    stamps: list[AwareDatetime] | None = None
+    days: list[datetime.date] | None = None
+    durations: list[datetime.timedelta] | None = None
+    docs: list[JsonValue] | None = None
+    addrs: list[IPvAnyInterface] | None = None
+    blobs: list[bytes] | None = None
+    amounts: list[Decimal] | None = None
+    home: Address | None = None
+    homes: list[Address] | None = None
+    parcel: Shipment | None = None
+    parcels: list[Shipment] | None = None
+    checked: Address | None = None
+    config_row: Any | None = None
 
 
 class EverythingName(BaseModel):
@@ -134,3 +201,62 @@ class ModelConfig(BaseModel):
 
     key: str
     value: JsonValue | None = None
+
+
+def register(conn: "psycopg.Connection[Any]") -> None:
+    """Teach a psycopg connection the enum and composite types of these models.
+
+    Without it psycopg returns an array of enums as the text '{a,b}' and a composite value
+    as '(1,x)', which the models reject; with it, enums load as the StrEnum members and
+    composites as their models. Call it once per connection, e.g. ``psycopg.connect(...)``
+    then ``register(conn)``, or ``ConnectionPool(..., configure=register)``. It runs one
+    catalog query per type; psycopg is imported here only, so importing the models is not.
+    """
+    from psycopg.pq import Format
+    from psycopg.sql import Identifier
+    from psycopg.types import TypeInfo
+    from psycopg.types.composite import CompositeInfo, register_composite
+    from psycopg.types.enum import EnumInfo, register_enum
+
+    enums: tuple[tuple[str, str, type[StrEnum]], ...] = (
+        ("public", "mood", Mood),
+        ("public", "unused_enum", UnusedEnum),
+    )
+    for schema, name, enum in enums:
+        enum_info = EnumInfo.fetch(conn, Identifier(schema, name))
+        if enum_info is None:
+            raise LookupError(f"no enum type {schema}.{name} in the database")
+        register_enum(enum_info, conn, enum, mapping={m: m.value for m in enum})
+    composites: tuple[tuple[str, str, type[BaseModel]], ...] = (
+        ("public", "address", Address),
+        ("public", "shipment", Shipment),
+    )
+    for schema, name, model in composites:
+        info = CompositeInfo.fetch(conn, Identifier(schema, name))
+        if info is None:
+            raise LookupError(f"no composite type {schema}.{name} in the database")
+        register_composite(info, conn, _factory(model, info.field_names))
+    domains: tuple[tuple[str, str, str, str], ...] = (
+        ("public", "positive_int", "pg_catalog", "int4"),
+    )
+    for schema, name, base_schema, base_name in domains:
+        # An array of a domain has its own type: load it as an array of the base type.
+        domain = TypeInfo.fetch(conn, Identifier(schema, name))
+        base = TypeInfo.fetch(conn, Identifier(base_schema, base_name))
+        if domain is None or base is None:
+            raise LookupError(f"no domain {schema}.{name} in the database")
+        pairs = ((base.oid, domain.oid), (base.array_oid, domain.array_oid))
+        for fmt in (Format.TEXT, Format.BINARY):
+            for source, target in pairs:
+                loader = conn.adapters.get_loader(source, fmt)
+                if loader is not None:
+                    conn.adapters.register_loader(target, loader)
+
+
+def _factory(model: type[BaseModel], names: Sequence[str]) -> Callable[..., BaseModel]:
+    """A psycopg composite factory: the attribute values, in order, validated as ``model``."""
+
+    def make(*values: Any) -> BaseModel:
+        return model.model_validate(dict(zip(names, values, strict=True)))
+
+    return make

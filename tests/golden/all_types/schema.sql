@@ -6,6 +6,18 @@ CREATE TYPE unused_enum AS ENUM ('A', 'B');
 CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
 CREATE DOMAIN short_code AS varchar(8) NOT NULL;
 CREATE DOMAIN tag_list AS text[];
+CREATE DOMAIN mood_list AS mood[];
+
+-- Composite types: an enum, an array and awkward names inside; one nests the other.
+CREATE TYPE address AS (street text, zip varchar(10), mood mood, "class" text, lines text[]);
+COMMENT ON TYPE address IS 'A postal address.';
+CREATE TYPE shipment AS (dest address, stops address[], weight numeric(8, 3), moods mood[]);
+CREATE DOMAIN checked_address AS address CHECK ((VALUE).zip <> '');
+
+CREATE TABLE model_config (
+    key   text PRIMARY KEY,
+    value jsonb
+);
 
 CREATE TABLE everything (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -46,16 +58,44 @@ CREATE TABLE everything (
     "Weird Name"    integer,
     "datetime"      date,
     span            int4range,
-    "_private"      text
+    "_private"      text,
+    cash            money,
+    bits            bit(3),
+    var_bits        varbit,
+    mac8            macaddr8,
+    search          tsvector,
+    search_query    tsquery,
+    object_id       oid,
+    single_char     "char",
+    ident           name,
+    doc_xml         xml,
+    spot            point,
+    big_span        int8range,
+    num_span        numrange,
+    day_span        daterange,
+    time_span       tstzrange,
+    spans           int4multirange,
+    mood_grid       mood[][],
+    mood_domain     mood_list,
+    positives       positive_int[],
+    uids            uuid[],
+    stamps          timestamptz[],
+    days            date[],
+    durations       interval[],
+    docs            jsonb[],
+    addrs           inet[],
+    blobs           bytea[],
+    amounts         numeric(6, 2)[],
+    home            address,
+    homes           address[],
+    parcel          shipment,
+    parcels         shipment[],
+    checked         checked_address,
+    config_row      model_config
 );
 COMMENT ON TABLE everything IS 'One column per mapped type. A "quoted" comment with a backslash \ too.';
 COMMENT ON COLUMN everything.price IS 'Unit price in euros; numeric(12,2).';
 COMMENT ON COLUMN everything.body IS 'A deliberately long column comment that goes on and on so that the generator has to wrap it across several lines of the output file.';
-
-CREATE TABLE model_config (
-    key   text PRIMARY KEY,
-    value jsonb
-);
 
 CREATE TABLE events (
     id         bigint NOT NULL,
