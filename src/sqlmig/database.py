@@ -107,7 +107,8 @@ def target(settings: Settings) -> Target:
         try:
             parse_dsn(settings.dsn)
         except UsageError as exc:
-            raise UsageError(f"{redact(str(exc), secrets)} (from {settings.dsn_source})") from None
+            first, newline, rest = redact(str(exc), secrets).partition("\n")
+            raise UsageError(f"{first} (from {settings.dsn_source}){newline}{rest}") from None
         found = Target(
             settings.dsn,
             settings.dsn_source,
@@ -180,7 +181,7 @@ def connect(
         except psycopg.OperationalError as exc:
             now = time.monotonic()
             kind = _classify(exc)
-            if kind != "transient" or now >= deadline - 0.01:
+            if kind != "transient" or now >= deadline:
                 raise _unreachable(found, exc, kind, attempt, now - started, wait_s) from None
             pause = min(delay, deadline - now)
             if settings.notify:
@@ -276,12 +277,12 @@ def _unreachable(
     waited_s: float,
     wait_s: float,
 ) -> DatabaseUnavailable | UsageError:
-    reason = redact(str(exc).strip(), found.secrets)
+    reason = redact(str(exc).strip(), found.secrets).removeprefix("connection failed: ")
     waited = ""
     if wait_s and kind == "transient":
-        waited = f" (tried {attempts} time(s) over {waited_s:.1f} s of --wait {wait_s:g})"
+        waited = f"; tried {attempts} time(s) over {waited_s:.1f} s of --wait {wait_s:g}"
     elif wait_s:
-        waited = " (not retried: waiting does not change this)"
+        waited = "; not retried: waiting does not change this"
     hint = "check the DSN and that the server is running"
     if kind == "no-database":
         hint = "create it, or run with --create-db"
@@ -295,5 +296,5 @@ def _unreachable(
         return UsageError(f"invalid DSN (from {found.source}): {reason}")
     where = describe(found.dsn) if found.embedded is None else found.shown
     return DatabaseUnavailable(
-        f"cannot connect to {where} (from {found.source}){waited}: {reason}\n{hint}."
+        f"cannot connect to {where} (from {found.source}{waited}): {reason}\n{hint}."
     )

@@ -35,25 +35,31 @@ MIN_SECRET = 4  # shorter passwords are masked by structure only (see above)
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _URL_DSN = re.compile(r"(?is)^\s*postgres(?:ql)?://")
-# password=secret, password = 'se \'cret', ?password=x&..., sslpassword=...
+# password=secret, password = 'se \'cret', sslpassword=... (key=value: a value ends at a space)
 _KV_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z_])(?:ssl)?password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s&]*)",
+    r"(?P<head>(?<![A-Za-z_?&])(?:ssl)?password\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'?|\S*)",
     re.IGNORECASE,
 )
+# ?password=x&... (URL query: a value ends at & or #)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:ssl)?password=)(?P<pw>[^&#\s]*)", re.IGNORECASE)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 _QUOTED = re.compile(r'"[^"]*"')
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask passwords in ``text``: by structure, then every known secret by value."""
-    text = _mask_urls(text)
-    text = _KV_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    """Mask passwords in ``text``: every known secret by value, then by structure.
+
+    Values first: structure alone may stop short inside a password (at a space
+    or ``&``) and leave its tail behind.
+    """
     known = {s for s in (*secrets, os.environ.get("PGPASSWORD", "")) if len(s) >= MIN_SECRET}
     spellings = {v for s in known for v in (s, quote(s, safe=""), quote(s), repr(s)[1:-1])}
     for value in sorted(spellings, key=len, reverse=True):
         if len(value) >= MIN_SECRET:
             text = text.replace(value, MASK)
-    return text
+    text = _mask_urls(text)
+    text = _QUERY_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    return _KV_PASSWORD.sub(lambda m: m["head"] + MASK, text)
 
 
 def _mask_urls(text: str) -> str:
@@ -108,7 +114,7 @@ def password_of(dsn: str) -> str:
         _, userinfo, rest = parts
         if userinfo is not None and ":" in userinfo:
             return unquote(userinfo.partition(":")[2])
-        query = re.search(r"[?&]password=([^&]*)", rest)
+        query = re.search(r"[?&]password=([^&#]*)", rest)
         return unquote(query[1]) if query else ""
     from psycopg import ProgrammingError, conninfo
 
@@ -137,7 +143,7 @@ def parse_dsn(dsn: str) -> dict[str, str]:
                 f"the DSN URL does not parse cleanly: {shown}\n"
                 "percent-encode special characters in the user name, password and query "
                 "values (@ as %40, / as %2F, : as %3A, % as %25), or use the key=value form "
-                "(password='...')."
+                "with the password in single quotes."
             )
     try:
         return {k: str(v) for k, v in conninfo.conninfo_to_dict(dsn).items() if v is not None}
