@@ -85,7 +85,8 @@ def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) ->
     one transaction per file.
 
     With no database configured, sqlmig starts a project-local embedded
-    PostgreSQL (see `sqlmig db`). Exit codes: 0 ok, 1 a migration failed or a
+    PostgreSQL (see `sqlmig db`; SQLMIG_EMBEDDED=0 turns that off). Each
+    command names its target on stderr. Exit codes: 0 ok, 1 a migration failed or a
     check found problems, 2 usage or configuration error, 3 database
     unreachable or lock not acquired.
     """
@@ -157,7 +158,8 @@ def _json(ctx: click.Context) -> bool:
     type=float,
     default=0,
     metavar="SECONDS",
-    help="Retry connecting with backoff for up to SECONDS (container start-up).",
+    help="Keep trying to connect until SECONDS have passed (container start-up); "
+    "authentication errors fail at once.",
 )
 @click.option(
     "--out-of-order", is_flag=True, help="Also apply files older than the newest applied one."
