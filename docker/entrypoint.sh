@@ -10,8 +10,18 @@
 # migration run exactly once. If migrating fails, the app does not start.
 set -eu
 
+# Never fall back to a throwaway embedded server inside a container: with no
+# database configured, sqlmig exits 2 and names the variables to set.
+SQLMIG_EMBEDDED=0
+export SQLMIG_EMBEDDED
+
 if [ "${SQLMIG_SKIP:-0}" != "1" ]; then
-    ${SQLMIG:-sqlmig} apply --wait "${SQLMIG_WAIT:-60}" ${SQLMIG_APPLY_ARGS:-}
+    status=0
+    ${SQLMIG:-sqlmig} apply --wait "${SQLMIG_WAIT:-60}" ${SQLMIG_APPLY_ARGS:-} || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "sqlmig-entrypoint: migrating failed (exit $status); the application was not started." >&2
+        exit "$status"
+    fi
 fi
 
 if [ "$#" -eq 0 ]; then

@@ -42,8 +42,8 @@ def test_apply_then_noop_then_status(sqlmig, mig_dir, dsn):
     assert again.exit_code == 0
     assert "Nothing to apply: 2 migration(s) already applied." in again.output
     status = sqlmig("status")
-    assert status.output.splitlines()[0].startswith("[X] 1-a.sql")
-    assert status.output.splitlines()[-1] == "2 migration(s): 2 applied"
+    assert status.stdout.splitlines()[0].startswith("[X] 1-a.sql")
+    assert status.stdout.splitlines()[-1] == "2 migration(s): 2 applied"
 
 
 def test_ledger_keeps_text_checksum_and_timing(sqlmig, mig_dir, dsn):
@@ -314,7 +314,7 @@ def test_unreachable_exits_3(sqlmig, mig_dir):
 def test_wait_retries_then_gives_up(sqlmig, mig_dir):
     mig_dir.write("1-a.sql", "select 1;")
     result = sqlmig("apply", "--wait", "0.5", dsn_="postgresql://u@127.0.0.1:1/db")
-    assert result.exit_code == 3 and "(retried for 0.5 s)" in result.stderr
+    assert result.exit_code == 3 and "of --wait 0.5)" in result.stderr
 
 
 def test_baseline_adopts_existing_database(sqlmig, mig_dir, dsn):

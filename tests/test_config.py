@@ -62,5 +62,34 @@ def test_nothing_configured_means_embedded(tmp_path):
 
 def test_unknown_pyproject_key_is_an_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\ndirectory = "x"\n')
-    with pytest.raises(UsageError, match=r"unknown \[tool.sqlmig\] key\(s\): directory"):
+    with pytest.raises(
+        UsageError, match=r"unknown \[tool.sqlmig\] key\(s\): directory; known: dir, dsn, embedded,"
+    ):
+        resolve(env={}, cwd=tmp_path)
+
+
+def test_embedded_fallback_is_on_by_default(tmp_path):
+    s = resolve(env={}, cwd=tmp_path)
+    assert s.embedded and s.embedded_source == ""
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", "off"])
+def test_sqlmig_embedded_0_turns_the_fallback_off(tmp_path, value):
+    s = resolve(env={"SQLMIG_EMBEDDED": value}, cwd=tmp_path)
+    assert not s.embedded and s.embedded_source == f"SQLMIG_EMBEDDED={value}"
+
+
+def test_pyproject_embedded_false_and_the_environment_beats_it(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.sqlmig]\nembedded = false\n")
+    s = resolve(env={}, cwd=tmp_path)
+    assert not s.embedded
+    assert s.embedded_source == f"{tmp_path / 'pyproject.toml'} [tool.sqlmig] embedded = false"
+    assert resolve(env={"SQLMIG_EMBEDDED": "1"}, cwd=tmp_path).embedded
+
+
+def test_bad_embedded_values_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="SQLMIG_EMBEDDED must be 0 or 1, not 'maybe'"):
+        resolve(env={"SQLMIG_EMBEDDED": "maybe"}, cwd=tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\nembedded = "no"\n')
+    with pytest.raises(UsageError, match="embedded must be true or false"):
         resolve(env={}, cwd=tmp_path)

@@ -243,7 +243,7 @@ def run(dsn: str, *args: str, cwd: Path = ROOT):  # type: ignore[no-untyped-def]
 def test_models_check_passes_on_the_bundled_schema(init_dsn):
     result = run(init_dsn, "models", "check")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "shared_types.models_db matches the schema."
+    assert result.stdout.strip() == "shared_types.models_db matches the schema."
     payload = json.loads(run(init_dsn, "--format", "json", "models", "check").stdout)
     assert payload == {"ok": True, "module": "shared_types.models_db", "drift": []}
 
@@ -305,7 +305,7 @@ def test_check_reports_each_kind_of_drift_in_one_line(dsn, tmp_path, change, lin
     execute(dsn, change)
     result = run(dsn, "models", "check", "--module", str(out), cwd=tmp_path)
     assert result.exit_code == 1
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines == [line, f"{out}: 1 difference(s) from the schema."]
     payload = json.loads(
         run(dsn, "--format", "json", "models", "check", "--module", str(out), cwd=tmp_path).stdout
@@ -357,9 +357,9 @@ def test_generate_check_flag_and_unchanged_file(dsn, tmp_path):
     assert run(dsn, "models", "generate", "--out", str(out), "--check", cwd=tmp_path).exit_code == 1
     assert not out.exists()
     first = run(dsn, "models", "generate", "--out", str(out), cwd=tmp_path)
-    assert first.output.startswith(f"wrote {out} (1 enum(s), 1 model(s))")
+    assert first.stdout.startswith(f"wrote {out} (1 enum(s), 1 model(s))")
     again = run(dsn, "models", "generate", "--out", str(out), cwd=tmp_path)
-    assert again.output.startswith("unchanged:")
+    assert again.stdout.startswith("unchanged:")
     assert run(dsn, "models", "generate", "--out", str(out), "--check", cwd=tmp_path).exit_code == 0
 
 

@@ -18,6 +18,7 @@ from .errors import SqlmigError
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .database import Notice
     from .events import Event
     from .plan import Plan
     from .runner import Refusal
@@ -44,14 +45,19 @@ def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoRetu
     from .redact import password_of, redact
 
     obj = ctx.find_root().obj or {}
-    secrets = tuple(password_of(s) for s in obj.get("secrets", ()))
+    target = obj.get("target")
+    secrets = (
+        *(password_of(s) for s in obj.get("secrets", ())),
+        *(target.secrets if target else ()),
+    )
     message = redact(message, secrets)
     if obj.get("format") == "json":
         payload: dict[str, Any] = {"error": message, "exit_code": code}
         for key in ("path", "line", "column", "sqlstate", "server_message", "detail", "hint"):
             if hasattr(exc, key):
-                payload[key] = getattr(exc, key)
-        click.echo(json.dumps(payload, indent=2, default=str))
+                value = getattr(exc, key)
+                payload[key] = redact(value, secrets) if isinstance(value, str) else value
+        _dump(ctx, payload)
     click.echo(f"Error: {message}", err=True)
     ctx.exit(code)
     raise AssertionError  # unreachable: ctx.exit raises
@@ -79,7 +85,8 @@ def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) ->
     one transaction per file.
 
     With no database configured, sqlmig starts a project-local embedded
-    PostgreSQL (see `sqlmig db`). Exit codes: 0 ok, 1 a migration failed or a
+    PostgreSQL (see `sqlmig db`; SQLMIG_EMBEDDED=0 turns that off). Each
+    command names its target on stderr. Exit codes: 0 ok, 1 a migration failed or a
     check found problems, 2 usage or configuration error, 3 database
     unreachable or lock not acquired.
     """
@@ -87,12 +94,54 @@ def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) ->
 
 
 def _settings(ctx: click.Context) -> Settings:
+    from dataclasses import replace
+
     from .config import resolve
 
     obj = ctx.find_root().obj
     settings = resolve(obj["dsn"], obj["dir"])
     obj["secrets"].append(settings.dsn or "")
-    return settings
+    return replace(settings, notify=_Notices(obj))
+
+
+class _Notices:
+    """Renders what connecting reports: the target once (text mode; JSON gets a
+    ``database`` field instead) and each failed attempt while --wait retries."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+
+    def __call__(self, notice: Notice) -> None:
+        from .database import Target
+
+        if not isinstance(notice, Target):
+            click.echo(
+                f"sqlmig: attempt {notice.attempt} failed ({notice.elapsed_s:.1f} s of "
+                f"--wait {notice.wait_s:g}): {notice.reason}; "
+                f"next attempt in {notice.delay_s:.1f} s",
+                err=True,
+            )
+            return
+        known = self.obj.get("target")
+        if known is not None and (known.shown, known.source) == (notice.shown, notice.source):
+            return
+        self.obj["target"] = notice
+        if self.obj["format"] == "json":
+            return
+        if notice.embedded is None:
+            how = f"from {notice.source}"
+        elif notice.embedded.started:
+            how = "nothing configured; started it now, and it keeps running: `sqlmig db stop`"
+        else:
+            how = "nothing configured; already running; `sqlmig db stop` stops it"
+        click.echo(f"sqlmig: target {notice.shown} ({how})", err=True)
+
+
+def _dump(ctx: click.Context, payload: dict[str, Any]) -> None:
+    """Print a JSON result, with the (redacted) target it came from as ``database``."""
+    target = ctx.find_root().obj.get("target")
+    payload["database"] = target.as_json() if target else None
+    click.echo(json.dumps(payload, indent=2, default=str))
 
 
 def _json(ctx: click.Context) -> bool:
@@ -109,7 +158,8 @@ def _json(ctx: click.Context) -> bool:
     type=float,
     default=0,
     metavar="SECONDS",
-    help="Retry connecting with backoff for up to SECONDS (container start-up).",
+    help="Keep trying to connect until SECONDS have passed (container start-up); "
+    "authentication errors fail at once.",
 )
 @click.option(
     "--out-of-order", is_flag=True, help="Also apply files older than the newest applied one."
@@ -149,18 +199,16 @@ def apply(
         sink=sink,
     )
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "dry_run": result.dry_run,
-                    "pending": [s.filename for s in result.to_apply],
-                    "applied": [
-                        {"version": s.version, "name": s.name, "execution_ms": ms}
-                        for s, ms in result.applied
-                    ],
-                },
-                indent=2,
-            )
+        _dump(
+            ctx,
+            {
+                "dry_run": result.dry_run,
+                "pending": [s.filename for s in result.to_apply],
+                "applied": [
+                    {"version": s.version, "name": s.name, "execution_ms": ms}
+                    for s, ms in result.applied
+                ],
+            },
         )
         return
     if dry_run:
@@ -278,7 +326,7 @@ def status(ctx: click.Context) -> None:
 
     plan = run(_settings(ctx))
     if _json(ctx):
-        click.echo(json.dumps({"migrations": _plan_json(plan), "counts": plan.counts()}, indent=2))
+        _dump(ctx, {"migrations": _plan_json(plan), "counts": plan.counts()})
     else:
         _render_plan(plan)
 
@@ -292,15 +340,13 @@ def verify(ctx: click.Context, strict: bool) -> None:
 
     plan, problems = run(_settings(ctx), strict=strict)
     if _json(ctx):
-        click.echo(
-            json.dumps(
-                {
-                    "ok": not problems,
-                    "problems": [_refusal_json(r) for r in problems],
-                    "counts": plan.counts(),
-                },
-                indent=2,
-            )
+        _dump(
+            ctx,
+            {
+                "ok": not problems,
+                "problems": [_refusal_json(r) for r in problems],
+                "counts": plan.counts(),
+            },
         )
     else:
         for r in problems:

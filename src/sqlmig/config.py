@@ -6,20 +6,29 @@ Environment: ``SQLMIG_DSN``, then ``DATABASE_URL``, then libpq's own variables
 (``PGHOST``, ``PGPORT``, ``PGDATABASE``, ``PGSERVICE`` ...: the DSN is left
 empty and libpq reads them); ``SQLMIG_DIR`` for the directory. With no
 database configured anywhere, ``dsn`` is None and the caller uses the
-project-local embedded server (:mod:`sqlmig.embedded`).
+project-local embedded server (:mod:`sqlmig.embedded`) -- unless
+``SQLMIG_EMBEDDED=0`` or ``[tool.sqlmig] embedded = false`` turned that
+fallback off (a deploy, a shared project): then connecting is a usage error
+that names the variables to set.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 
+if TYPE_CHECKING:
+    from .database import Notice
+
 DEFAULT_DIR = "migrations"
-_KEYS = frozenset({"dsn", "dir", "models_module", "models_out"})
+_KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 # libpq variables that name a server or database; PGPASSWORD/PGUSER alone do not.
 _LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
@@ -33,6 +42,11 @@ class Settings:
     project_root: Path
     models_module: str | None = None  # [tool.sqlmig] models_module, for `models check`
     models_out: str | None = None  # [tool.sqlmig] models_out, for `models generate`
+    embedded: bool = True  # may the embedded server stand in when nothing is configured?
+    embedded_source: str = ""  # what turned it off, for the "no database configured" error
+    # Where connecting reports what it does (the target, each failed attempt
+    # while waiting): the CLI prints these on stderr; the library never prints.
+    notify: Callable[[Notice], None] | None = field(default=None, compare=False, repr=False)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -98,6 +112,17 @@ def resolve(
         folder = project_root / str(tool["dir"])
     else:
         folder = project_root / DEFAULT_DIR
+    embedded, embedded_source = True, ""
+    flag = env.get("SQLMIG_EMBEDDED", "").strip().lower()
+    if flag in _FALSE:
+        embedded, embedded_source = False, f"SQLMIG_EMBEDDED={env['SQLMIG_EMBEDDED']}"
+    elif flag and flag not in _TRUE:
+        raise UsageError(f"SQLMIG_EMBEDDED must be 0 or 1, not {env['SQLMIG_EMBEDDED']!r}.")
+    elif not flag and "embedded" in tool:
+        if not isinstance(tool["embedded"], bool):
+            raise UsageError(f"{pyproject}: [tool.sqlmig] embedded must be true or false.")
+        embedded = tool["embedded"]
+        embedded_source = f"{pyproject} [tool.sqlmig] embedded = false"
     module, out = tool.get("models_module"), tool.get("models_out")
     return Settings(
         resolved_dsn,
@@ -106,4 +131,6 @@ def resolve(
         project_root,
         models_module=str(module) if module else None,
         models_out=str(out) if out else None,
+        embedded=embedded,
+        embedded_source="" if embedded else embedded_source,
     )

@@ -1,43 +1,154 @@
 """Connections: resolve the target, wait for it, create it, and explain failures.
 
-Every message here is redacted: a DSN's password never leaves this module.
+    target(settings) -> Target (redacted description, secrets)  --notify-->  the CLI
+    connect(settings, wait_s) -> attempt ... Retrying --notify--> ... attempt at the deadline
+
+What happens is reported through ``settings.notify`` (the CLI prints one line
+per notice on stderr); nothing here prints. Every message is redacted: a
+password never leaves this module.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import psycopg
-from psycopg import conninfo, errors, sql
+from psycopg import errors, sql
 
 from .config import Settings
 from .errors import DatabaseUnavailable, UsageError
-from .redact import password_of, redact
+from .redact import libpq_params, parse_dsn, redact, secrets_for
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
 _DEFAULT_CONNECT_TIMEOUT = 10
+_FIRST_DELAY_S, _MAX_DELAY_S = 0.25, 2.0
+
+
+@dataclass(frozen=True)
+class EmbeddedInfo:
+    data_dir: Path
+    major: str
+    started: bool  # this command started it; it keeps running afterwards
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a command connects. ``shown`` is safe to print; ``dsn`` is not."""
+
+    dsn: str = field(repr=False)
+    source: str  # "--dsn", "SQLMIG_DSN", ..., "embedded default"
+    shown: str  # a URL without its password, or the embedded server's folder
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    embedded: EmbeddedInfo | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        server = self.embedded
+        return {
+            "target": self.shown,
+            "source": self.source,
+            "embedded": None
+            if server is None
+            else {
+                "data_dir": str(server.data_dir),
+                "version": server.major,
+                "started_now": server.started,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """An attempt failed with something that may pass (the server is starting)."""
+
+    attempt: int
+    elapsed_s: float
+    wait_s: float
+    delay_s: float  # until the next attempt
+    reason: str  # redacted, one line
+
+
+Notice = Target | Retrying
+
+
+def target(settings: Settings) -> Target:
+    """The target of ``settings``, starting the embedded server when nothing is configured.
+
+    Raises UsageError (exit 2) for a DSN that does not parse cleanly, and for
+    no configuration at all when the embedded fallback is off.
+    """
+    if settings.dsn is None:
+        if not settings.embedded:
+            raise UsageError(
+                f"no database configured, and the embedded server is off "
+                f"({settings.embedded_source}): set SQLMIG_DSN (or DATABASE_URL, or libpq's "
+                "PGHOST / PGDATABASE / PGSERVICE), pass --dsn, or set dsn in [tool.sqlmig]."
+            )
+        from . import embedded
+
+        server = embedded.ensure(settings.project_root)
+        found = Target(
+            server.url,
+            settings.dsn_source,
+            f"embedded PostgreSQL {server.major}, database {embedded.DATABASE} "
+            f"in {server.data_dir.parent}",
+            embedded=EmbeddedInfo(server.data_dir, server.major, server.started),
+        )
+    else:
+        secrets = secrets_for(settings.dsn)
+        try:
+            parse_dsn(settings.dsn)
+        except UsageError as exc:
+            first, newline, rest = redact(str(exc), secrets).partition("\n")
+            raise UsageError(f"{first} (from {settings.dsn_source}){newline}{rest}") from None
+        found = Target(
+            settings.dsn,
+            settings.dsn_source,
+            _display(libpq_params(settings.dsn)),
+            secrets=secrets,
+        )
+    if settings.notify:
+        settings.notify(found)
+    return found
 
 
 def target_dsn(settings: Settings) -> str:
-    """The DSN to use, starting the embedded server when nothing is configured."""
-    if settings.dsn is not None:
-        return settings.dsn
-    from . import embedded
+    """The DSN to use (see :func:`target`)."""
+    return target(settings).dsn
 
-    return embedded.start(settings.project_root)
+
+def _display(params: dict[str, str]) -> str:
+    """A libpq URL of the target without its password (the password is never a field)."""
+    user, host, port = params.get("user", ""), params.get("host", ""), params.get("port", "")
+    host = host or params.get("hostaddr", "")
+    query: dict[str, str] = {}
+    if "/" in host or "," in host or "," in port:
+        query["host"], host = host, ""
+        if port:
+            query["port"], port = port, ""
+    elif ":" in host:
+        host = f"[{host}]"
+    netloc = (quote(user, safe="") + "@" if user else "") + host + (f":{port}" if port else "")
+    path = "/" + quote(params["dbname"], safe="") if params.get("dbname") else "/"
+    for key in ("service", "sslmode"):
+        if params.get(key):
+            query[key] = params[key]
+    tail = "?" + urlencode(query, safe="/") if query else ""
+    return f"postgresql://{netloc}{path}{tail}"
 
 
 def describe(dsn: str) -> str:
-    """A redacted one-line description of where ``dsn`` points."""
-    try:
-        params = conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(unparseable DSN)"
+    """A redacted one-line description of where ``dsn`` points (PG* variables included)."""
+    params = libpq_params(dsn)
     host = str(params.get("host") or "default host")
     port = f":{params['port']}" if params.get("port") else ""
     db = params.get("dbname") or "default database"
@@ -52,39 +163,52 @@ def connect(
 ) -> Connection[tuple[object, ...]]:
     """An autocommit connection to the target database.
 
-    ``wait_s`` retries with backoff while the server is unreachable (container
-    start-up); ``create_db`` creates the target database first if it is missing.
+    ``wait_s`` keeps trying while the server may still be starting, until
+    ``wait_s`` seconds have passed (the last attempt at the deadline);
+    authentication failures, a missing role and a missing database fail at
+    once. ``create_db`` creates the target database first if it is missing.
     """
-    dsn = target_dsn(settings)
-    secrets = (password_of(dsn),)
-    deadline = time.monotonic() + wait_s
-    delay = 0.1
+    found = target(settings)
+    started = time.monotonic()
+    deadline = started + wait_s
+    delay, attempt = _FIRST_DELAY_S, 0
     while True:
+        attempt += 1
+        timeout = _connect_timeout(deadline - time.monotonic()) if wait_s else None
         try:
             if create_db:
-                _create_database(dsn)
-            return _open(dsn)
+                _create_database(found.dsn, timeout)
+            return _open(found.dsn, timeout)
         except psycopg.OperationalError as exc:
-            if time.monotonic() + delay > deadline:
-                raise _unreachable(settings, dsn, exc, secrets, wait_s) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            now = time.monotonic()
+            kind = _classify(exc)
+            if kind != "transient" or now >= deadline:
+                raise _unreachable(found, exc, kind, attempt, now - started, wait_s) from None
+            pause = min(delay, deadline - now)
+            if settings.notify:
+                settings.notify(
+                    Retrying(attempt, now - started, wait_s, pause, _first_line(exc, found))
+                )
+            time.sleep(pause)
+            delay = min(delay * 2, _MAX_DELAY_S)
 
 
-def _open(dsn: str, **overrides: str) -> Connection[tuple[object, ...]]:
-    # prepare_threshold=None: the session reset between files deallocates
-    # prepared statements, so psycopg must not keep any of its own.
+def _connect_timeout(remaining_s: float) -> int:
+    """Keep one attempt from running far past the deadline (libpq's minimum is 2 s)."""
+    return max(2, min(_DEFAULT_CONNECT_TIMEOUT, math.ceil(remaining_s)))
+
+
+def _open(dsn: str, timeout: int | None = None, **overrides: str) -> Connection[tuple[object, ...]]:
+    # prepare_threshold=None: nothing of psycopg's own may outlive a file's
+    # session reset, so it keeps no prepared statements.
     params: dict[str, object] = {
         "application_name": "sqlmig",
         "autocommit": True,
         "prepare_threshold": None,
     }
-    try:
-        given = conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid DSN: {redact(str(exc), (password_of(dsn),))}") from None
+    given = parse_dsn(dsn)
     if "connect_timeout" not in given:
-        params["connect_timeout"] = _DEFAULT_CONNECT_TIMEOUT
+        params["connect_timeout"] = timeout or _DEFAULT_CONNECT_TIMEOUT
     params["options"] = _session_options(given.get("options"))
     params.update(overrides)
     return psycopg.connect(dsn, **params)  # type: ignore[arg-type]
@@ -106,21 +230,20 @@ def _session_options(given: object) -> str:
     return " ".join([user, *pins]).strip()
 
 
-def _create_database(dsn: str) -> None:
+def _create_database(dsn: str, timeout: int | None) -> None:
     try:
-        with _open(dsn):
+        with _open(dsn, timeout):
             return
     except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
+        if _classify(exc) != "no-database":
             raise
-    params = conninfo.conninfo_to_dict(dsn)
-    name = params.get("dbname")
+    name = parse_dsn(dsn).get("dbname")
     if not name:
         raise UsageError("--create-db needs a database name in the DSN (dbname=... or /name).")
     last: psycopg.OperationalError | None = None
     for maintenance in ("postgres", "template1"):
         try:
-            with _open(dsn, dbname=maintenance) as conn:
+            with _open(dsn, timeout, dbname=maintenance) as conn:
                 # created concurrently by another runner
                 with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
@@ -131,22 +254,66 @@ def _create_database(dsn: str) -> None:
     raise last
 
 
+_AUTH = re.compile(
+    r"password authentication failed|authentication failed|no pg_hba\.conf entry"
+    r"|pg_hba\.conf rejects|no password supplied|password is required|password must be"
+)
+_NO_ROLE = re.compile(r'role ".*" does not exist')
+_NO_DATABASE = re.compile(r'database ".*" does not exist')
+_INVALID = re.compile(r"invalid (?:integer |port |sslmode |connection option|.* value for)")
+
+
+def _classify(exc: psycopg.OperationalError) -> str:
+    """auth | no-role | no-database | invalid | transient: only the last is worth waiting for.
+
+    A missing database is not waited for: the official postgres image creates
+    POSTGRES_DB before it listens on TCP, so a server that answers without the
+    database will not grow it; --create-db is the fix, and the hint says so.
+    """
+    text, state = str(exc), getattr(exc, "sqlstate", None)
+    if _NO_ROLE.search(text):
+        return "no-role"
+    if state == "3D000" or _NO_DATABASE.search(text):
+        return "no-database"
+    if state in ("28P01", "28000") or _AUTH.search(text):
+        return "auth"
+    if _INVALID.search(text):
+        return "invalid"  # libpq rejects a parameter (port=notaport ...) before any I/O
+    return "transient"
+
+
+def _first_line(exc: Exception, found: Target) -> str:
+    reason = redact(str(exc).strip(), found.secrets).splitlines()
+    line = reason[0] if reason else type(exc).__name__
+    return line.removeprefix("connection failed: ")
+
+
 def _unreachable(
-    settings: Settings,
-    dsn: str,
+    found: Target,
     exc: psycopg.OperationalError,
-    secrets: tuple[str, ...],
+    kind: str,
+    attempts: int,
+    waited_s: float,
     wait_s: float,
-) -> DatabaseUnavailable:
-    reason = redact(str(exc).strip(), secrets)
-    waited = f" (retried for {wait_s:g} s)" if wait_s else ""
+) -> DatabaseUnavailable | UsageError:
+    reason = redact(str(exc).strip(), found.secrets).removeprefix("connection failed: ")
+    waited = ""
+    if wait_s and kind == "transient":
+        waited = f"; tried {attempts} time(s) over {waited_s:.1f} s of --wait {wait_s:g}"
+    elif wait_s:
+        waited = "; not retried: waiting does not change this"
     hint = "check the DSN and that the server is running"
-    if "does not exist" in reason:
+    if kind == "no-database":
         hint = "create it, or run with --create-db"
-    elif "password" in reason or "authentication" in reason:
-        hint = "check the user and password"
+    elif kind == "no-role":
+        hint = "check the user name, or create the role"
+    elif kind == "auth":
+        hint = "check the user and password (PGPASSWORD, ~/.pgpass and service files count)"
     elif not wait_s:
         hint += "; in a container, --wait SECONDS retries while it starts"
+    if kind == "invalid":
+        return UsageError(f"invalid DSN (from {found.source}): {reason}")
+    where = describe(found.dsn) if found.embedded is None else found.shown
     return DatabaseUnavailable(
-        f"cannot connect to {describe(dsn)} (from {settings.dsn_source}){waited}: {reason}\n{hint}."
+        f"cannot connect to {where} (from {found.source}{waited}): {reason}\n{hint}."
     )

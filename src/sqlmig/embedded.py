@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,9 +49,23 @@ def running_url(project_root: Path) -> str | None:
     return f"postgresql://{USER}@/{DATABASE}?host={quote(socket_dir, safe='/')}&port={port}"
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    data_dir: Path
+    major: str  # PG_VERSION, e.g. "18"
+    started: bool  # True: this call started it (and left it running)
+
+
 def start(project_root: Path) -> str:
     """Start (or reuse) the server and make sure its ``sqlmig`` database exists."""
+    return ensure(project_root).url
+
+
+def ensure(project_root: Path) -> Server:
+    """Like :func:`start`, and say whether this call started the server."""
     url = running_url(project_root)
+    started = url is None
     if url is None:
         pgdata = data_dir(project_root)
         pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +82,12 @@ def start(project_root: Path) -> str:
         if url is None:
             raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} did not come up.")
     _create_database(url)
-    return url
+    pgdata = data_dir(project_root)
+    try:
+        major = (pgdata / "PG_VERSION").read_text().strip()
+    except OSError:
+        major = "?"
+    return Server(url, pgdata, major, started)
 
 
 def stop(project_root: Path) -> bool:

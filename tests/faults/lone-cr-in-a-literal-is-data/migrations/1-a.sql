@@ -1,0 +1,2 @@
+create table t (v text);
+insert into t values ('ab');
