@@ -22,6 +22,8 @@ _NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sq
 _SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)
 #: The ledger's version column is a bigint.
 MAX_VERSION = 2**63 - 1
+#: The leading block of blank and ``--`` comment lines, where directives live.
+_LEADING = re.compile(r"(?:[ \t]*(?:--[^\n]*)?(?:\r\n|\r|\n))*")
 _DIRECTIVE = re.compile(r"^--\s*sqlmig:\s*(?P<words>.*?)\s*$")
 
 #: Directives a file may declare in its leading ``-- sqlmig: ...`` lines.
@@ -170,7 +172,8 @@ def load_scripts(directory: Path) -> list[Script]:
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         problems.append(
             f"{path}: cannot read it: {exc.strerror}; fix its permissions, "
@@ -204,7 +207,8 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
 def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
     """Directives from the leading comment block (blank and ``--`` lines)."""
     found: set[str] = set()
-    # Iterate lazily: only the leading comment block matters, not the whole file.
+    if "sqlmig:" not in body[: _LEADING.match(body).end()]:  # type: ignore[union-attr]
+        return frozenset()  # the common case, without splitting lines
     for number, line in enumerate(io.StringIO(body), start=1):
         stripped = line.strip()
         if not stripped:
