@@ -7,6 +7,8 @@ under CI=true, where they fail. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import shutil
@@ -68,7 +70,8 @@ def browser() -> Iterator[Any]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # performance: the DevTools network events, i.e. every URL the browser requested.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     # An explicit driver path: Selenium Manager never tries to download anything.
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
@@ -304,3 +307,75 @@ def test_page_reconnects_by_itself_when_the_server_restarts(browser, init_dsn):
 def run_episode_rest(rep, memory_id):
     rep.report(30, "Extracting entities and relationships", stage="extracting")
     rep.complete({"memory_id": str(memory_id)})
+
+
+def requested_urls(driver: Any) -> list[str]:
+    """Every URL the browser asked for since the last call (DevTools network log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_page_trades_the_token_for_a_cookie_and_no_url_carries_it(browser, init_dsn, caplog):
+    """A link with ?token= opened from another site: the page streams on the cookie alone."""
+    from selenium.webdriver.common.by import By
+
+    caplog.set_level(logging.INFO, logger="sqlmig.progress")
+    token = "Br0wser-T0ken-value"
+    with (
+        progress_server(init_dsn, token=token, access_log=True) as srv,
+        connect(init_dsn) as conn,
+    ):
+        memory_id, rep = start_episode(conn)
+        page = f"{srv.url}/tasks/{rep.task_id}"
+        link = f"{page}?token={token}"
+
+        def link_page(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [f'<!doctype html><title>chat</title><a id="go" href="{link}">job</a>'.encode()]
+
+        # Without the token, the page shows no task data and says what to do.
+        browser.get(page)
+        wait_for(browser, lambda d: text_of(d, "status") == "TOKEN NEEDED", "the sign-in note")
+        assert "?token=TOKEN" in text_of(browser, "note")
+        screenshot(browser, "progress-page-token-needed.png")
+        assert all("401" in e for e in console_errors(browser))  # (and empties the log)
+
+        # localhost is another site than 127.0.0.1: a cross-site navigation, on which
+        # browsers send no SameSite=Strict cookie (the page's own requests then do).
+        with BackgroundServer(link_page) as chat:
+            browser.get(chat.url.replace("127.0.0.1", "localhost"))
+            requested_urls(browser)  # from here on, every URL counts
+            browser.find_element(By.ID, "go").click()
+            wait_for(browser, lambda d: text_of(d, "conn") == "live", "the stream")
+        assert browser.current_url == page
+        work = Background(lambda: run_episode(rep, memory_id, delay_s=0.05))
+        wait_for(
+            browser,
+            lambda d: text_of(d, "done-text").startswith("Finished in"),
+            "completion and its duration (fetched after the end)",
+        )
+        work.result()
+        assert text_of(browser, "status") == "COMPLETED"
+        assert browser.execute_script("return document.cookie") == ""  # HttpOnly
+        assert console_errors(browser) == []
+        path = screenshot(browser, "progress-page-token.png")
+        urls = requested_urls(browser)
+
+    assert path.stat().st_size > 10_000
+    # The browser's side: the link itself is the only URL with the token.
+    assert [u for u in urls if "token" in u] == [link], urls
+    assert page in urls
+    assert f"{srv.url}/api/v1/tasks/{rep.task_id}/stream" in urls
+    assert f"{srv.url}/api/v1/tasks/{rep.task_id}" in urls
+    # The server's side: its access log saw the token once, masked, and never in clear.
+    assert token not in caplog.text
+    lines = [r.getMessage() for r in caplog.records if '"' in r.getMessage()]
+    signed_in = [line for line in lines if "token" in line]
+    assert len(signed_in) == 1 and f'/tasks/{rep.task_id}?token=*** HTTP/1.1" 303' in signed_in[0]
+    stream_ok = f'"GET /api/v1/tasks/{rep.task_id}/stream HTTP/1.1" 200'
+    assert any(stream_ok in line for line in lines), lines
+    assert not any(" 401 " in line for line in lines[lines.index(signed_in[0]) :]), lines

@@ -4,6 +4,7 @@ progress_server(dsn)   hub (one LISTEN connection) + pool + WSGI app on 127.0.0.
                        (direct=False: the hub never writes to sockets, threads do it all)
 SSE(port, path)        a raw-socket SSE client (what a browser's EventSource does on the wire)
 request(...)           one HTTP request with http.client, connection always closed
+exchange(port, bytes)  raw bytes in, (status, headers, body until the server closes) out
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def progress_server(
     backoff_s: tuple[float, float] = (0.05, 0.5),
     direct: bool = True,
     port: int = 0,
+    access_log: bool = False,
+    max_connections: int | None = None,
 ) -> Iterator[Stack]:
     connect = store.connector(dsn)
     hub = Hub(connect, queue_size=queue_size, backoff_s=backoff_s)
@@ -62,7 +65,10 @@ def progress_server(
     pool = store.Pool(connect)
     options = Options(cors_origins=cors_origins, token=token, heartbeat_s=heartbeat_s)
     app = ProgressApp(hub, pool, options)
-    server = BackgroundServer(app, port=port, lend_socket=direct).start()
+    extra: dict[str, Any] = {"access_log": True} if access_log else {}
+    if max_connections is not None:
+        extra["max_connections"] = max_connections
+    server = BackgroundServer(app, port=port, lend_socket=direct, **extra).start()
     try:
         yield Stack(hub, pool, server)
     finally:
@@ -96,6 +102,26 @@ def request(
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
     finally:
         conn.close()
+
+
+def exchange(port: int, data: bytes) -> Response:
+    """Send raw bytes, read until the server closes: what is really on the wire.
+
+    ``body`` is every byte after the head, so a HEAD answer's body must be b"".
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(data)
+        raw = bytearray()
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, sep, body = bytes(raw).partition(b"\r\n\r\n")
+    assert sep, f"no complete response head: {bytes(raw)[:200]!r}"
+    status_line, *lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Response(int(status_line.split()[1]), headers, body)
 
 
 @dataclass

@@ -69,7 +69,8 @@ def _connect_checked(settings: Settings) -> Connection:
     "--token",
     envvar="SQLMIG_TOKEN",
     metavar="TOKEN",
-    help="Require 'Authorization: Bearer TOKEN' (or ?token=) [env: SQLMIG_TOKEN].",
+    help="Require 'Authorization: Bearer TOKEN' (or ?token=); browsers open /tasks/ID?token="
+    "TOKEN once and get a session cookie instead [env: SQLMIG_TOKEN].",
 )
 @click.option(
     "--heartbeat",
@@ -80,7 +81,15 @@ def _connect_checked(settings: Settings) -> Connection:
     metavar="SECONDS",
     help="Interval of heartbeat comments on idle streams.",
 )
-@click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    metavar="N",
+    help="Connections served at once (a thread each, streams included); more get 503.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request to stderr (tokens masked).")
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -89,6 +98,7 @@ def serve(
     cors_origins: tuple[str, ...],
     token: str | None,
     heartbeat_s: float,
+    max_connections: int,
     access_log: bool,
 ) -> None:
     """Serve live task progress: SSE streams, a JSON API and the progress page.
@@ -105,7 +115,7 @@ def serve(
     from .progress import store
     from .progress.app import Options, ProgressApp
     from .progress.hub import Hub
-    from .progress.server import make_server
+    from .progress.server import fit_open_file_limit, make_server
 
     _keep_secret(ctx, token)
     for origin in cors_origins:
@@ -136,8 +146,15 @@ def serve(
             pool,
             Options(cors_origins=cors_origins, token=token or None, heartbeat_s=heartbeat_s),
         )
+        fitted = fit_open_file_limit(max_connections)
+        if fitted < max_connections:
+            click.echo(
+                f"  warning: the open-file limit (ulimit -n) allows {fitted} connections, "
+                f"not {max_connections}: serving at most {fitted}.",
+                err=True,
+            )
         try:
-            server = make_server(app, host, port, access_log=access_log)
+            server = make_server(app, host, port, access_log=access_log, max_connections=fitted)
         except OSError as exc:
             from .errors import UsageError
 
@@ -218,7 +235,7 @@ def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: s
         click.echo(f"task {rep.task_id} (memory {memory_id})")
         click.echo(f"progress page: {base}/tasks/{rep.task_id}")
         if os.environ.get("SQLMIG_TOKEN"):
-            click.echo("  (the server wants a token: append ?token=... to that URL)")
+            click.echo("  (the server wants a token: open that URL once with ?token=...)")
         click.echo(f"in a terminal: sqlmig tasks watch {rep.task_id} --url {base}", nl=True)
 
         def shown(stage: reporter.Stage) -> None:

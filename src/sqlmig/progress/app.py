@@ -1,4 +1,4 @@
-"""The WSGI application: routes, JSON errors, CORS, bearer token, the event stream.
+"""The WSGI application: routes, JSON errors, CORS, token and session, the event stream.
 
     GET  /api/v1/health                   listener state and counts (no token needed)
     GET  /api/v1/tasks                    recent tasks (?limit=1..500, ?status=RUNNING)
@@ -6,6 +6,26 @@
     GET  /api/v1/tasks/{id}/stream        text/event-stream (Last-Event-ID / ?last_event_id=)
     POST /api/v1/tasks/{id}/cancel        200, or 409 when it already finished
     GET  /tasks/{id}                      the progress page (page.html)
+
+Every GET route answers HEAD too: same status and headers, no body (a stream
+is opened, checked and closed at once).
+
+With a token, a request is authorized by any one of ``Authorization: Bearer
+TOKEN``, the session cookie, or ``?token=TOKEN`` (EventSource cannot send
+headers; kept for front-ends on other origins). The page trades the token for
+the cookie, so no later URL carries it::
+
+    GET /tasks/ID?token=T ─ right ─▶ 303 Location: /tasks/ID + Set-Cookie (HttpOnly,
+                          │                                  SameSite=Strict, Path=/)
+                          └ wrong ─▶ 401
+    GET /tasks/ID ─▶ the page; its fetch() and EventSource calls carry the cookie.
+
+The cookie's value is HMAC-SHA256(token, label), not the token: it cannot be
+turned back into the token (nor used as a Bearer token), it survives a server
+restart (the page reconnects by itself), and rotating the token revokes it.
+Without any credential the page is still served, as a shell that shows no
+task data (a link opened from another site arrives without SameSite=Strict
+cookies; the page's own requests then carry it) and says how to sign in.
 
 A stream, from request to close::
 
@@ -26,6 +46,7 @@ traceback. Every response carries ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -36,7 +57,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlencode
 from uuid import UUID
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -44,7 +65,7 @@ import psycopg
 
 from ..errors import DatabaseUnavailable
 from ..redact import redact
-from . import events, store
+from . import events, masking, store
 from .events import HEARTBEAT, ProgressEvent
 from .hub import CLOSED, ENDED, GONE, RESYNC, Hub, Partial, Subscription
 from .store import Pool
@@ -53,7 +74,10 @@ log = logging.getLogger("sqlmig.progress")
 
 API = "/api/v1"
 SOCKET_KEY = "sqlmig.socket"  # environ key: the client socket (sqlmig.progress.server only)
+CONNECTIONS_KEY = "sqlmig.connections"  # environ key: (open, limit), from our server only
 MAX_SEQ = 2**31 - 1
+_ASCII_INT = re.compile(r"[0-9]{1,10}")  # never int() on raw text: it takes '١٢', '²' too
+_SESSION_LABEL = b"sqlmig progress session v1"
 _RESYNC_RETRY_S = 1.0
 
 
@@ -76,6 +100,7 @@ class HTTPError(Exception):
 _REASONS = {
     200: "OK",
     204: "No Content",
+    303: "See Other",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -86,6 +111,7 @@ _REASONS = {
     503: "Service Unavailable",
 }
 
+# GET implies HEAD (see _allow).
 _ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
     (re.compile(rf"^{API}/health$"), "health", ("GET",)),
     (re.compile(rf"^{API}/tasks$"), "list", ("GET",)),
@@ -95,6 +121,11 @@ _ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
     (re.compile(r"^/tasks/(?P<id>[^/]+)/?$"), "page", ("GET",)),
 ]
 _ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "last-event-id", "cache-control")
+
+
+def _allow(methods: tuple[str, ...]) -> str:
+    listed = [m for method in methods for m in (method, "HEAD") if m == method or method == "GET"]
+    return ", ".join((*listed, "OPTIONS"))
 
 
 @cache
@@ -108,21 +139,39 @@ class ProgressApp:
     def __init__(self, hub: Hub, pool: Pool, options: Options | None = None) -> None:
         self.hub, self.pool = hub, pool
         self.options = options or Options()
+        token = self.options.token
+        self._session = (
+            hmac.new(token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest() if token else ""
+        )
+        masking.add_secret(token)
+        masking.add_secret(self._session)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method != "HEAD":
+            return self._respond(environ, method, start_response)
+        # HEAD: the GET response, status and headers included, without its body.
+        result = self._respond(environ, method, start_response)
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # a stream: unsubscribes, never started
+        return []
+
+    def _respond(
+        self, environ: WSGIEnvironment, method: str, start_response: StartResponse
+    ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         cors = self._cors_headers(environ)
         try:
             if method == "OPTIONS":
                 return self._preflight(environ, path, cors, start_response)
             route, match = self._route(path, method)
+            if route == "page":
+                return self._page(environ, _task_id(match["id"]), cors, start_response)
             if route != "health":
                 self._authorize(environ)
             if route == "stream":
                 return self._stream(environ, _task_id(match["id"]), cors, start_response)
-            if route == "page":
-                return self._page(_task_id(match["id"]), cors, start_response)
             status, body = self._json_route(route, match, environ)
             return _json(start_response, status, body, cors)
         except HTTPError as exc:
@@ -152,23 +201,35 @@ class ProgressApp:
         for pattern, name, methods in _ROUTES:
             match = pattern.match(path)
             if match:
-                if method not in methods:
-                    allow = ", ".join((*methods, "OPTIONS"))
-                    raise HTTPError(405, f"{method} is not allowed here.", [("Allow", allow)])
+                if ("GET" if method == "HEAD" else method) not in methods:
+                    raise HTTPError(
+                        405, f"{method[:32]} is not allowed here.", [("Allow", _allow(methods))]
+                    )
                 return name, match.groupdict()
         raise HTTPError(404, f"no such endpoint: {path}")
 
-    def _authorize(self, environ: WSGIEnvironment) -> None:
+    def _authorized(self, environ: WSGIEnvironment) -> bool:
         token = self.options.token
         if not token:
-            return
+            return True
         scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        # EventSource cannot send headers: the page passes ?token= instead.
-        given = value.strip() if scheme.lower() == "bearer" else _query(environ).get("token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        bearer = value.strip() if scheme.lower() == "bearer" else ""
+        cookie = _cookies(environ).get(_cookie_name(environ), "")
+        query = _query(environ).get("token", "")
+        # Each one compared in constant time, all of them always.
+        results = [
+            _same(bearer, token),
+            _same(cookie, self._session),
+            _same(query, token),
+        ]
+        return any(results)
+
+    def _authorize(self, environ: WSGIEnvironment) -> None:
+        if not self._authorized(environ):
             raise HTTPError(
                 401,
-                "a bearer token is required (Authorization: Bearer TOKEN, or ?token=).",
+                "a bearer token is required (Authorization: Bearer TOKEN); in a browser, "
+                "open /tasks/ID?token=TOKEN once.",
                 [("WWW-Authenticate", 'Bearer realm="sqlmig"')],
             )
 
@@ -193,14 +254,14 @@ class ProgressApp:
         if methods is None:
             raise HTTPError(404, f"no such endpoint: {path}")
         origin = environ.get("HTTP_ORIGIN", "")
-        allow = ", ".join((*methods, "OPTIONS"))
+        allow = _allow(methods)
         if not origin:
             start_response("204 No Content", [("Allow", allow), ("Cache-Control", "no-store")])
             return []
         if not self._origin_allowed(origin):
             raise HTTPError(403, f"origin {origin} is not allowed (serve --cors-origin).")
         wanted = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "").upper()
-        if wanted and wanted not in methods:
+        if wanted and wanted not in allow.split(", "):
             raise HTTPError(405, f"{wanted} is not allowed here.", [("Allow", allow)])
         asked = [
             h.strip().lower()
@@ -230,7 +291,10 @@ class ProgressApp:
         if route == "health":
             stats = self.hub.stats()
             ok = stats["listener"] == "connected"
-            return (200 if ok else 503), {"status": "ok" if ok else "degraded", **stats}
+            body = {"status": "ok" if ok else "degraded", **stats}
+            if CONNECTIONS_KEY in environ:
+                body["connections"], body["max_connections"] = environ[CONNECTIONS_KEY]
+            return (200 if ok else 503), body
         if route == "list":
             limit, status = _list_args(_query(environ))
             tasks = self.pool.run(lambda c: store.list_tasks(c, limit=limit, status=status))
@@ -263,14 +327,23 @@ class ProgressApp:
     # -- the page -----------------------------------------------------------------------
 
     def _page(
-        self, task_id: UUID, cors: list[tuple[str, str]], start_response: StartResponse
+        self,
+        environ: WSGIEnvironment,
+        task_id: UUID,
+        cors: list[tuple[str, str]],
+        start_response: StartResponse,
     ) -> Iterable[bytes]:
-        try:
-            exists = self.pool.run(lambda c: store.task_status(c, task_id)) is not None
-        except (psycopg.OperationalError, DatabaseUnavailable):
-            exists = True  # serve the page anyway: it retries until the database is back
-        if not exists:
-            raise HTTPError(404, f"no task {task_id}.")
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if any(name == "token" for name, _ in pairs):
+            return self._sign_in(environ, task_id, pairs, start_response)
+        if self._authorized(environ):
+            try:
+                exists = self.pool.run(lambda c: store.task_status(c, task_id)) is not None
+            except (psycopg.OperationalError, DatabaseUnavailable):
+                exists = True  # serve the page anyway: it retries until the database is back
+            if not exists:
+                raise HTTPError(404, f"no task {task_id}.")
+        # else: the shell, unchecked; its API calls answer 401 and it says how to sign in.
         nonce = secrets.token_urlsafe(16)
         config = {"taskId": str(task_id), "api": API, "retryMs": self.options.retry_ms}
         # "<" escaped so no value can close the script element.
@@ -298,6 +371,32 @@ class ProgressApp:
             ],
         )
         return [body]
+
+    def _sign_in(
+        self,
+        environ: WSGIEnvironment,
+        task_id: UUID,
+        pairs: list[tuple[str, str]],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """``/tasks/ID?token=T``: the same URL without the token, and the session cookie."""
+        token = self.options.token
+        given = next((value for name, value in reversed(pairs) if name == "token"), "")
+        if token and not _same(given, token):
+            raise HTTPError(
+                401,
+                "the token in this link is wrong.",
+                [("WWW-Authenticate", 'Bearer realm="sqlmig"')],
+            )
+        rest = urlencode([(name, value) for name, value in pairs if name != "token"])
+        location = f"/tasks/{task_id}" + (f"?{rest}" if rest else "")
+        headers = [("Location", location), ("Referrer-Policy", "no-referrer")]
+        if token:
+            cookie = f"{_cookie_name(environ)}={self._session}; Path=/; HttpOnly; SameSite=Strict"
+            if environ.get("wsgi.url_scheme") == "https":
+                cookie += "; Secure"
+            headers.append(("Set-Cookie", cookie))
+        return _json(start_response, 303, {"location": location}, headers)
 
     # -- the stream ---------------------------------------------------------------------
 
@@ -465,7 +564,7 @@ def _synthesized_end(task: dict[str, Any]) -> bytes:
 
 def _task_id(text: str) -> UUID:
     try:
-        if len(text) > 64:
+        if len(text) > 64 or not text.isascii():  # UUID() takes fullwidth digits too
             raise ValueError
         return UUID(text)
     except ValueError:
@@ -478,20 +577,40 @@ def _query(environ: WSGIEnvironment) -> dict[str, str]:
     return {k: v[-1] for k, v in parsed.items()}
 
 
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+def _cookie_name(environ: WSGIEnvironment) -> str:
+    # Cookies ignore ports: two servers on one host must not overwrite each other's.
+    port = str(environ.get("SERVER_PORT", ""))
+    return "sqlmig_progress" + (f"_{port}" if port.isascii() and port.isdigit() else "")
+
+
+def _cookies(environ: WSGIEnvironment) -> dict[str, str]:
+    """The Cookie header's pairs (lenient: one bad pair spoils nothing else)."""
+    pairs: dict[str, str] = {}
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            pairs.setdefault(name, value.strip().strip('"'))
+    return pairs
+
+
 def _last_event_id(environ: WSGIEnvironment) -> int:
     text = environ.get("HTTP_LAST_EVENT_ID", "").strip()
     if not text:
         text = _query(environ).get("last_event_id", "").strip()
     if not text:
         return 0
-    if not text.isdigit() or int(text) > MAX_SEQ:
+    if not _ASCII_INT.fullmatch(text) or int(text) > MAX_SEQ:
         raise HTTPError(400, f"malformed Last-Event-ID {text[:32]!r}: expected a row number.")
     return int(text)
 
 
 def _list_args(query: dict[str, str]) -> tuple[int, str | None]:
     raw_limit = query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+    if not _ASCII_INT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 500:
         raise HTTPError(400, f"limit must be an integer from 1 to 500, not {raw_limit[:16]!r}.")
     status = query.get("status") or None
     if status is not None:
