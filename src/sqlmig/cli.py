@@ -47,7 +47,12 @@ class _Group(click.Group):
 
             module, name = self.lazy[cmd_name].split(":")
             self.add_command(getattr(importlib.import_module(module), name), cmd_name)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _HABITS:
+            ctx.fail(f"No such command {cmd_name!r}; sqlmig's is `sqlmig {_HABITS[cmd_name]}`.")
+        if command is not None:
+            _accept_global_options(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -61,6 +66,70 @@ class _Group(click.Group):
                 raise
             code = 3 if isinstance(exc, psycopg.OperationalError) else 1
             _fail(ctx, f"database error: {exc}".strip(), code, exc)
+
+
+#: Other tools' words for sqlmig's commands, for the "No such command" error.
+_HABITS = {
+    "up": "apply",
+    "migrate": "apply",
+    "upgrade": "apply",
+    "deploy": "apply",
+    "down": "rollback",
+    "downgrade": "rollback",
+    "revert": "rollback",
+    "info": "status",
+    "current": "status",
+    "list": "status",
+    "validate": "verify",
+    "check": "verify",
+    "version": "--version",
+    "create": "new NAME",
+}
+
+
+def _store_global(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """A global option given after the sub-command: it wins over the one before."""
+    if value is None:
+        return
+    obj = ctx.find_root().obj
+    obj[str(param.name)] = value
+    if param.name == "dsn":
+        obj["secrets"].append(value)
+
+
+def _global_params() -> list[click.Parameter]:
+    return [
+        click.Option(
+            ["--dsn"],
+            metavar="DSN",
+            expose_value=False,
+            callback=_store_global,
+            help="Database URL or libpq string (as before the command).",
+        ),
+        click.Option(
+            ["--dir", "dir"],
+            metavar="DIR",
+            expose_value=False,
+            callback=_store_global,
+            help="Migrations directory (as before the command).",
+        ),
+        click.Option(
+            ["--format", "format"],
+            type=click.Choice(["text", "json"]),
+            expose_value=False,
+            callback=_store_global,
+            help="Output format (as before the command).",
+        ),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Let ``--dsn/--dir/--format`` follow the sub-command too, as people type them."""
+    names = {p.name for p in command.params}
+    command.params.extend(p for p in _global_params() if p.name not in names)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
 
 
 def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoReturn:
@@ -464,6 +533,22 @@ def repair(ctx: click.Context, dry_run: bool) -> None:
         click.echo(f"Would repair {len(actions)} row(s) (dry run: nothing was changed).")
     else:
         click.echo(f"Repaired {len(actions)} row(s).")
+
+
+@cli.command("help")
+@click.argument("command", nargs=-1)
+@click.pass_context
+def help_(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Show the help of sqlmig, or of a command: `sqlmig help models check`."""
+    target: click.Command = cli
+    target_ctx = ctx.find_root()
+    for name in command:
+        found = target.get_command(target_ctx, name) if isinstance(target, click.Group) else None
+        if found is None:
+            raise click.UsageError(f"no such command: {' '.join(command)}", ctx)
+        target_ctx = click.Context(found, info_name=name, parent=target_ctx)
+        target = found
+    click.echo(target.get_help(target_ctx))
 
 
 @cli.group()

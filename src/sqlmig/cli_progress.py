@@ -255,7 +255,8 @@ def tasks() -> None:
     "--url",
     default=DEFAULT_URL,
     show_default=True,
-    help="Base URL of `sqlmig serve`.",
+    envvar="SQLMIG_URL",
+    help="Base URL of `sqlmig serve` [env: SQLMIG_URL].",
 )
 @click.option(
     "--token",
