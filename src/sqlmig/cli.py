@@ -143,11 +143,11 @@ def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoRetu
     )
     message = redact(message, secrets)
     if obj.get("format") == "json":
-        payload: dict[str, Any] = {"error": message, "exit_code": code}
-        for key in ("path", "line", "column", "sqlstate", "server_message", "detail", "hint"):
-            if hasattr(exc, key):
-                value = getattr(exc, key)
-                payload[key] = redact(value, secrets) if isinstance(value, str) else value
+        fields = exc.as_dict() if isinstance(exc, SqlmigError) else {}
+        payload: dict[str, Any] = {**fields, "error": message, "exit_code": code}
+        for key, value in payload.items():
+            if isinstance(value, str):
+                payload[key] = redact(value, secrets)
         _dump(ctx, payload)
     click.echo(f"Error: {message}", err=True)
     ctx.exit(code)

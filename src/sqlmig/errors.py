@@ -1,16 +1,31 @@
 """One error hierarchy for the library; each error carries the CLI exit code.
 
 No click here: the CLI catches :class:`SqlmigError` in one place and prints
-``Error: <message>``. Messages are complete sentences that say what to do next.
+``Error: <message>`` (or, in JSON, :meth:`SqlmigError.as_dict`). Messages are
+complete sentences that say what to do next; structured fields ride along.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SqlmigError(Exception):
     """Base class; ``exit_code`` follows DESIGN.md (1 failure, 2 usage, 3 unreachable)."""
 
     exit_code = 1
+    #: The structured fields a subclass carries, in the order JSON shows them.
+    fields: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as data: message, exit code, kind and the class's own fields."""
+        out: dict[str, Any] = {
+            "error": str(self),
+            "exit_code": self.exit_code,
+            "kind": type(self).__name__,
+        }
+        out.update((name, getattr(self, name)) for name in self.fields)
+        return out
 
 
 class UsageError(SqlmigError):
@@ -24,7 +39,7 @@ class ScriptError(UsageError):
 
 
 class DatabaseUnavailable(SqlmigError):
-    """The database could not be reached, or the migration lock was not acquired."""
+    """The database could not be reached (also the base of the other exit-3 errors)."""
 
     exit_code = 3
 
@@ -33,8 +48,14 @@ class LockNotAcquired(DatabaseUnavailable):
     """Another runner held the migration lock for longer than the lock timeout."""
 
 
+class ProgressServerUnreachable(DatabaseUnavailable):
+    """`sqlmig serve` could not be reached (tasks watch)."""
+
+
 class ConnectionLost(DatabaseUnavailable):
     """The connection broke while a migration ran; the message says what the database shows."""
+
+    fields = ("path", "backend_pid", "transactional")
 
     def __init__(
         self,
@@ -63,6 +84,7 @@ class MigrationFailed(SqlmigError):
     """
 
     exit_code = 1
+    fields = ("path", "line", "column", "sqlstate", "server_message", "detail", "hint")
 
     def __init__(
         self,
@@ -80,9 +102,3 @@ class MigrationFailed(SqlmigError):
         self.path, self.line, self.column = path, line, column
         self.sqlstate, self.server_message = sqlstate, server_message
         self.detail, self.hint = detail, hint
-
-
-class CheckFailed(SqlmigError):
-    """A check (verify, models check) found problems."""
-
-    exit_code = 1

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import IO, NoReturn
 from urllib.parse import quote, urlsplit
 
-from ..errors import DatabaseUnavailable, SqlmigError, UsageError
+from ..errors import ProgressServerUnreachable, SqlmigError, UsageError
 from .events import Message, Parser
 
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")
@@ -72,7 +72,7 @@ def follow(
 
     Returns the terminal message, or None when the server answered 204 (the
     task had already finished before the resume point). Raises UsageError
-    for 400/401/404 and DatabaseUnavailable when the server is unreachable at
+    for 400/401/404 and ProgressServerUnreachable when the server is unreachable at
     the first attempt.
     """
     target = _Target.parse(base_url)
@@ -107,7 +107,7 @@ def follow(
                         return message
         except (OSError, http.client.HTTPException, _Retry) as exc:
             if not connected_once and not isinstance(exc, _Retry):
-                raise DatabaseUnavailable(
+                raise ProgressServerUnreachable(
                     f"cannot reach the progress server at {base_url}: {exc}. "
                     "Is `sqlmig serve` running there?"
                 ) from None
