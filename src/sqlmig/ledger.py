@@ -125,10 +125,6 @@ def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
     return {str(name) for (name,) in cur}
 
 
-def exists(conn: Connection[tuple[object, ...]]) -> bool:
-    return bool(_columns(conn))
-
-
 def ensure(conn: Connection[tuple[object, ...]]) -> None:
     """Create the ledger if missing, or add columns newer releases need; hold the lock."""
     columns = _columns(conn)

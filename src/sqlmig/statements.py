@@ -183,17 +183,6 @@ def _changes_pinned(node: Any) -> bool:
     return any(_changes_pinned(v) for v in node.values())
 
 
-_TX_WORD = re.compile(
-    r"\b(begin|commit|rollback|end|abort|start\s+transaction|prepare\s+transaction)\b",
-    re.IGNORECASE,
-)
-
-
-def may_control_transactions(body: str) -> bool:
-    """Cheap pre-check: only files with such a word anywhere need splitting to be sure."""
-    return _TX_WORD.search(body) is not None
-
-
 def transaction_control(statements: list[Statement]) -> Statement | None:
     """The first BEGIN/COMMIT/ROLLBACK-like statement: it would break the per-file transaction."""
     return next((s for s in statements if _TX_CONTROL.match(s.text)), None)
