@@ -98,3 +98,48 @@ def test_tasks_watch_reads_the_url_from_the_environment():
     )
     assert result.exit_code == 3
     assert "127.0.0.1:9" in result.stderr
+
+
+def test_verbose_times_each_statement_and_shows_notices(dsn, mig_dir):
+    mig_dir.write(
+        "1-a.sql",
+        "create table a (id int);\n"
+        "do $$ begin raise notice 'hello from a'; end $$;\n"
+        "create table if not exists a (id int);\n",
+    )
+    result = invoke("--dsn", dsn, "--dir", str(mig_dir), "apply", "-v")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:5]] == [
+        "1-a.sql:1",
+        "1-a.sql:",
+        "1-a.sql:2",
+        "1-a.sql:",
+        "1-a.sql:3",
+    ]
+    assert "1-a.sql: NOTICE: hello from a" in result.stdout
+    assert 'NOTICE: relation "a" already exists, skipping' in result.stdout
+    # Still one transaction with its ledger row, the text as it ran.
+    assert query(dsn, "select version, success, script from schema_migrations") == [
+        (1, True, mig_dir.path.joinpath("1-a.sql").read_text())
+    ]
+
+
+def test_verbose_failure_points_at_the_same_place(dsn, mig_dir):
+    mig_dir.write("1-a.sql", "create table a (id int);\ninsert into a values (1 / 0);\n")
+    plain = invoke("--dsn", dsn, "--dir", str(mig_dir), "apply")
+    verbose = invoke("--dsn", dsn, "--dir", str(mig_dir), "apply", "--verbose")
+    for result in (plain, verbose):
+        assert result.exit_code == 1
+        assert "1-a.sql:2:1: ERROR 22012: division by zero" in result.stderr
+        assert "nothing of it was applied" in result.stderr
+    assert query(dsn, "select to_regclass('a')") == [(None,)]
+
+
+def test_quiet_prints_only_the_result(dsn, mig_dir):
+    mig_dir.write("1-a.sql", "create table a (id int);\n")
+    result = invoke("-q", "--dsn", dsn, "--dir", str(mig_dir), "apply")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Applied 1 migration(s)") and result.stderr == ""
+    status = invoke("--dsn", dsn, "--dir", str(mig_dir), "status", "--quiet")
+    assert status.stderr == "" and "1 migration(s): 1 applied" in status.stdout

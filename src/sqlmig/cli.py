@@ -87,9 +87,9 @@ _HABITS = {
 }
 
 
-def _store_global(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+def _store_global(ctx: click.Context, param: click.Parameter, value: str | bool | None) -> None:
     """A global option given after the sub-command: it wins over the one before."""
-    if value is None:
+    if value is None or value is False:
         return
     obj = ctx.find_root().obj
     obj[str(param.name)] = value
@@ -119,6 +119,22 @@ def _global_params() -> list[click.Parameter]:
             expose_value=False,
             callback=_store_global,
             help="Output format (as before the command).",
+        ),
+        click.Option(
+            ["-q", "--quiet", "quiet"],
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_store_global,
+            help="Only results and errors (as before the command).",
+        ),
+        click.Option(
+            ["-v", "--verbose", "verbose"],
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_store_global,
+            help="Statement timings and server notices (as before the command).",
         ),
     ]
 
@@ -169,9 +185,20 @@ def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoRetu
     show_default=True,
     help="Output format.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors: no progress lines.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Each statement's line and time, and server notices."
+)
 @click.version_option(__version__, prog_name="sqlmig")
 @click.pass_context
-def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) -> None:
+def cli(
+    ctx: click.Context,
+    dsn: str | None,
+    directory: str | None,
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Plain-SQL PostgreSQL migrations, applied with checksums, a lock and
     one transaction per file.
 
@@ -181,7 +208,19 @@ def cli(ctx: click.Context, dsn: str | None, directory: str | None, fmt: str) ->
     check found problems, 2 usage or configuration error, 3 database
     unreachable or lock not acquired.
     """
-    ctx.obj = {"dsn": dsn, "dir": directory, "format": fmt, "secrets": [dsn or ""]}
+    ctx.obj = {
+        "dsn": dsn,
+        "dir": directory,
+        "format": fmt,
+        "quiet": quiet,
+        "verbose": verbose,
+        "secrets": [dsn or ""],
+    }
+
+
+def _verbosity(ctx: click.Context) -> int:
+    obj = ctx.find_root().obj
+    return -1 if obj["quiet"] else 1 if obj["verbose"] else 0
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -204,6 +243,11 @@ class _Notices:
 
     def __call__(self, notice: Notice) -> None:
         from .database import Target
+
+        if self.obj["quiet"]:
+            if isinstance(notice, Target):
+                self.obj["target"] = notice  # still redacts and fills JSON
+            return
 
         if not isinstance(notice, Target):
             click.echo(
@@ -278,7 +322,8 @@ def apply(
     from .runner import apply as run
 
     as_json = _json(ctx)
-    sink = None if as_json or dry_run else _Progress()
+    verbosity = _verbosity(ctx)
+    sink = None if as_json or dry_run else _Progress(verbosity=verbosity)
     result = run(
         _settings(ctx),
         target=target,
@@ -288,6 +333,7 @@ def apply(
         out_of_order=out_of_order,
         lock_timeout_s=lock_timeout_s,
         sink=sink,
+        statement_timing=verbosity > 0 and not as_json,
     )
     if as_json:
         _dump(
@@ -321,21 +367,36 @@ def apply(
 
 
 class _Progress:
-    """One line per migration; on a terminal, a bar redrawn in place below them."""
+    """One line per migration; on a terminal, a bar redrawn in place below them.
 
-    def __init__(self, verb: str = "applied") -> None:
+    ``verbosity``: -1 (``-q``) prints nothing but the waiting notice, 1 (``-v``)
+    adds each statement's line and time and the server's notices.
+    """
+
+    def __init__(self, verb: str = "applied", verbosity: int = 0) -> None:
         self.out = sys.stdout
-        self.tty = self.out.isatty()
+        self.tty = self.out.isatty() and verbosity == 0
         self.verb = verb
+        self.verbosity = verbosity
 
     def __call__(self, event: Event) -> None:
-        from .events import Finished, WaitingForLock
+        from .events import Finished, ServerNotice, Started, StatementRan, WaitingForLock
 
         if isinstance(event, WaitingForLock):
             click.echo(
                 "waiting for the migration lock: another sqlmig run holds it "
                 f"(up to {event.timeout_s:g} s, --lock-timeout)"
             )
+        elif self.verbosity < 0:
+            return
+        elif isinstance(event, StatementRan):
+            first = " ".join(event.text.split())[:60]
+            self._line(
+                f"  {event.script.filename}:{event.line:<5} {event.execution_ms:>7} ms  {first}"
+            )
+        elif isinstance(event, ServerNotice):
+            if self.verbosity > 0:
+                self._line(f"  {event.script.filename}: {event.severity}: {event.message}")
         elif isinstance(event, Finished):
             line = f"{self.verb} {event.script.filename:<40} {event.execution_ms:>7} ms"
             if self.tty:
@@ -343,12 +404,15 @@ class _Progress:
                 if event.index < event.total:
                     self._bar(event.index, event.total, "")
             else:
-                # Once per file: plain writes (click.echo probes the stream each
-                # time), flushed so container logs show each line as it happens.
-                self.out.write(line + "\n")
-                self.out.flush()
-        elif self.tty:
+                self._line(line)
+        elif isinstance(event, Started) and self.tty:
             self._bar(event.index - 1, event.total, event.script.filename)
+
+    def _line(self, line: str) -> None:
+        # Plain writes (click.echo probes the stream each time), flushed so
+        # container logs show each line as it happens.
+        self.out.write(line + "\n")
+        self.out.flush()
 
     @staticmethod
     def _bar(done: int, total: int, label: str) -> None:
@@ -488,7 +552,10 @@ def rollback(ctx: click.Context, to_version: int, lock_timeout_s: float) -> None
     from .runner import rollback as run
 
     done = run(
-        _settings(ctx), to_version, lock_timeout_s=lock_timeout_s, sink=_Progress("rolled back")
+        _settings(ctx),
+        to_version,
+        lock_timeout_s=lock_timeout_s,
+        sink=_Progress("rolled back", _verbosity(ctx)),
     )
     click.echo(f"Rolled back {len(done)} migration(s)." if done else "Nothing to roll back.")
 

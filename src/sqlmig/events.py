@@ -36,5 +36,24 @@ class WaitingForLock:
     timeout_s: float
 
 
-Event = Started | Finished | WaitingForLock
+@dataclass(frozen=True)
+class StatementRan:
+    """Verbose runs only (``statement_timing``): one statement of a file, timed."""
+
+    script: Script
+    line: int
+    text: str
+    execution_ms: int
+
+
+@dataclass(frozen=True)
+class ServerNotice:
+    """A NOTICE/WARNING the server sent while a file ran (RAISE NOTICE, IF NOT EXISTS ...)."""
+
+    script: Script
+    severity: str
+    message: str
+
+
+Event = Started | Finished | WaitingForLock | StatementRan | ServerNotice
 Sink = Callable[[Event], None]

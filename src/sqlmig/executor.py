@@ -155,6 +155,7 @@ def run_file(
     on_start: sql.Composed | None = None,
     on_failure: Callable[[int, bool], None] | None = None,
     verb: str = "apply",
+    on_statement: Callable[[stmts.Statement, int], None] | None = None,
 ) -> int:
     """Run one file with its ledger change ``finish``; return the wall time in ms.
 
@@ -163,8 +164,14 @@ def run_file(
     outcome: ``partial`` is False when nothing can have been committed (a file
     the parser could not split is sent whole, which the server runs as one
     implicit transaction). ``verb`` names the command, for what to do next.
+    ``on_statement(statement, ms)`` (verbose runs) times every statement: a
+    transactional file then runs in the same single transaction, but one
+    statement per round trip.
     """
     started = time.perf_counter()
+    if prepared.file.transactional and on_statement is not None:
+        _run_statementwise(conn, prepared, finish, verb, on_statement)
+        return _ms(started)
     if prepared.file.transactional:
         _run_in_transaction(conn, prepared, finish, verb)
         return _ms(started)
@@ -179,6 +186,7 @@ def run_file(
     statements = prepared.statements or [stmts.Statement(0, prepared.file.body)]
     cur = conn.cursor()
     for statement in statements:
+        began = time.perf_counter()
         try:
             cur.execute(statement.text, prepare=False)
         except psycopg.Error as exc:
@@ -193,6 +201,8 @@ def run_file(
             raise _failure(
                 prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
+        if on_statement is not None:
+            on_statement(statement, _ms(began))
     if conn.info.transaction_status != TransactionStatus.IDLE:
         conn.execute("ROLLBACK")
         if on_failure:
@@ -266,6 +276,48 @@ def _run_in_transaction(
             raise _failure(prepared.file, exc, None, rolled_back=True, verb=verb) from exc
         offset, replayed = located
         raise _failure(prepared.file, replayed, offset, rolled_back=True, verb=verb) from exc
+
+
+def _run_statementwise(
+    conn: Connection[tuple[object, ...]],
+    prepared: Prepared,
+    finish: Finish,
+    verb: str,
+    on_statement: Callable[[stmts.Statement, int], None],
+) -> None:
+    """A transactional file one statement per round trip (verbose), still one transaction."""
+    file = prepared.file
+    pid = conn.info.backend_pid
+    started = time.perf_counter()
+    cur = conn.cursor()
+    conn.execute("BEGIN")
+    statements = prepared.statements or [stmts.Statement(0, file.body)]
+    try:
+        for statement in statements:
+            began = time.perf_counter()
+            try:
+                cur.execute(statement.text, prepare=False)
+            except psycopg.Error as exc:
+                if conn.broken:
+                    raise _lost(file, pid, None, verb) from exc
+                offset = statement.offset + _position(exc)
+                raise _failure(file, exc, offset, rolled_back=True, verb=verb) from exc
+            on_statement(statement, _ms(began))
+        try:
+            conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(_ms(started)), None))
+        except psycopg.Error as exc:
+            if conn.broken:
+                raise _lost(file, pid, None, verb) from exc
+            raise _ledger_failure(conn, file, exc, verb, ran=True) from exc
+        try:
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:  # e.g. a deferred constraint
+            if conn.broken:
+                raise _lost(file, pid, None, verb) from exc
+            raise _failure(file, exc, None, rolled_back=True, verb=verb) from exc
+    finally:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
 
 
 def _lost(file: SqlFile, pid: int, offset: int | None, verb: str) -> ConnectionLost:

@@ -20,14 +20,16 @@ from psycopg import sql
 from . import database, ledger
 from .config import Settings
 from .errors import ConnectionLost, PlanRefused, SqlmigError, UsageError
-from .events import Finished, Sink, Started, WaitingForLock
+from .events import Finished, ServerNotice, Sink, Started, StatementRan, WaitingForLock
 from .plan import Entry, Plan, State, build_plan
 from .scripts import Script, load_scripts
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
+    from psycopg.errors import Diagnostic
 
     from .executor import Finish
+    from .statements import Statement
 
     Connection = _Connection[tuple[object, ...]]
 
@@ -80,8 +82,13 @@ def apply(
     out_of_order: bool = False,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     sink: Sink | None = None,
+    statement_timing: bool = False,
 ) -> ApplyResult:
-    """Apply pending migrations in version order, each in its own transaction."""
+    """Apply pending migrations in version order, each in its own transaction.
+
+    The sink also gets the server's notices; with ``statement_timing`` each
+    statement is timed (one round trip per statement instead of per file).
+    """
     scripts = load_scripts(settings.directory)
     with database.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
         if dry_run:
@@ -101,9 +108,13 @@ def apply(
             prepared = executor.prepare([s.up for s in result.to_apply])
             ledger.ensure(conn)
             total = len(result.to_apply)
+            current: list[Script] = []
+            if sink:
+                conn.add_notice_handler(_notices_to(sink, current))
             for index, (script, ready) in enumerate(
                 zip(result.to_apply, prepared, strict=True), start=1
             ):
+                current[:] = [script]
                 if sink:
                     sink(Started(script, index, total))
                 try:
@@ -117,6 +128,7 @@ def apply(
                             script, execution_ms=sql.Literal(0), success=False
                         ),
                         on_failure=_failure_recorder(conn, script),
+                        on_statement=_timed(sink, script) if statement_timing else None,
                     )
                 except ConnectionLost as lost:
                     raise _explain_lost(settings, script, lost) from lost
@@ -253,6 +265,25 @@ def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Pat
         created.append(directory / f"{stem}.down.sql")
         created[-1].write_text(f"-- undo {name}\n\n")
     return created
+
+
+def _notices_to(sink: Sink, current: list[Script]) -> Callable[[Diagnostic], None]:
+    def handle(diag: Diagnostic) -> None:
+        if current:
+            sink(ServerNotice(current[0], diag.severity or "NOTICE", diag.message_primary or ""))
+
+    return handle
+
+
+def _timed(sink: Sink | None, script: Script) -> Callable[[Statement, int], None]:
+    from .statements import line_column
+
+    def report(statement: Statement, ms: int) -> None:
+        if sink:
+            line, _ = line_column(script.body, statement.offset)
+            sink(StatementRan(script, line, statement.text, ms))
+
+    return report
 
 
 def _waiting(sink: Sink | None, timeout_s: float) -> Callable[[], None] | None:
