@@ -102,3 +102,14 @@ def test_embedded_default_applies_bundled_schema(tmp_path: Path):
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert stopped.stderr == ""  # no library warnings on the user's terminal
     assert "not running" in sqlmig("db", "stop").stdout
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(cli))
+def test_every_option_is_in_the_readme_reference(name, command):
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("\n## Command reference\n", 1)[1].split("\n## ", 1)[0]
+    assert f"#### `sqlmig {name}`" in reference, name
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                assert opt in reference, f"{name} {opt}"
