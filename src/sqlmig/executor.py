@@ -117,7 +117,6 @@ _PINNED_ADVICE = (
 
 
 def _problem(file: SqlFile, statements: list[stmts.Statement] | None) -> tuple[int, str] | None:
-    names = ", ".join(f"{k} = {v}" for k, v in stmts.PINNED_SETTINGS.items())
     client = stmts.client_side(file.body, statements)
     if client is not None:
         return client
@@ -141,8 +140,9 @@ def _problem(file: SqlFile, statements: list[stmts.Statement] | None) -> tuple[i
         bad = stmts.transaction_control(statements)
         if bad is not None:
             return bad.offset, bad.text.split()[0].upper() + _TX_ADVICE
-    pinned = stmts.pinned_setting_change(statements)
+    pinned = stmts.pinned_setting_change(file.body, statements)
     if pinned is not None:
+        names = ", ".join(f"{k} = {v}" for k, v in stmts.PINNED_SETTINGS.items())
         return pinned.offset, pinned.text.split()[0].upper() + _PINNED_ADVICE.format(names=names)
     return None
 

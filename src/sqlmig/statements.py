@@ -128,12 +128,12 @@ def client_side(body: str, statements: list[Statement] | None) -> tuple[int, str
     return None
 
 
-def pinned_setting_change(statements: list[Statement]) -> Statement | None:
-    """The first statement that sets or resets a :data:`PINNED_SETTINGS` entry."""
+def pinned_setting_change(body: str, statements: list[Statement]) -> Statement | None:
+    """The first statement of ``body`` that sets or resets a :data:`PINNED_SETTINGS` entry."""
     from pglast import parser
 
     # A cheap look at the whole text first: nearly every file has none of the words.
-    lowered = "".join(s.text for s in statements).lower()
+    lowered = body.lower()
     if not any(word in lowered for word in _PINNED_HINTS):
         return None
     for statement in statements:
