@@ -393,13 +393,14 @@ def main() -> None:
         return
 
     raise_fd_limit(args.clients * 2 + 1024)
-    from sqlmig import config, runner
+    from sqlmig import migrations
+    from sqlmig.core import config
 
     work = Path(tempfile.mkdtemp(prefix="bench-sse-"))
     pg, dsn = start_postgres(work)
     server = None
     try:
-        runner.apply(config.resolve(dsn, INIT_DIR))
+        migrations.apply(config.resolve(dsn, INIT_DIR))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SQLMIG_", "PG"))}
         env["PYTHONUNBUFFERED"] = "1"
         log = open(work / "server.log", "w")  # noqa: SIM115 - closed in finally

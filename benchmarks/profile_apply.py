@@ -158,7 +158,8 @@ def instrumented_apply(dsn: str, directory: Path, top: int) -> dict[str, Any]:
     import psycopg
     from psycopg import transaction
 
-    from sqlmig import cli, statements
+    from sqlmig.cli import main
+    from sqlmig.migrations import statements
 
     probe = Probe()
     probe.wrap(psycopg.Cursor, "execute", _query_kind)
@@ -174,7 +175,7 @@ def instrumented_apply(dsn: str, directory: Path, top: int) -> dict[str, Any]:
     with contextlib.redirect_stdout(sink), contextlib.suppress(SystemExit):
         old_argv, sys.argv = sys.argv, argv
         try:
-            profiler.runcall(cli.main)
+            profiler.runcall(main)
         finally:
             sys.argv = old_argv
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -227,12 +228,15 @@ def micro_costs(
     out["import_pglast_parser_s"] = med([py, "-c", "from pglast import parser"]) - base
     out["import_click_s"] = med([py, "-c", "import click"]) - base
     out["import_sqlmig_cli_s"] = med([py, "-c", "import sqlmig.cli"]) - base
-    out["import_sqlmig_apply_path_s"] = med([py, "-c", "import sqlmig.cli, sqlmig.runner"]) - base
+    out["import_sqlmig_apply_path_s"] = (
+        med([py, "-c", "import sqlmig.cli, sqlmig.migrations.api"]) - base
+    )
 
-    from sqlmig import executor, scripts, statements
+    from sqlmig.migrations import executor, statements
+    from sqlmig.migrations.files import load_scripts
 
     t = time.perf_counter()
-    loaded = scripts.load_scripts(corpus_dir)
+    loaded = load_scripts(corpus_dir)
     out["load_scripts_s"] = time.perf_counter() - t  # read + normalize + sha256, 1000 files
     t = time.perf_counter()
     for script in loaded:

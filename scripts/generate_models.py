@@ -18,7 +18,8 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo, sql
 
-from sqlmig import config, embedded, modelsync, runner
+from sqlmig import migrations, models
+from sqlmig.core import config, embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +37,8 @@ def main() -> int:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         target = conninfo.make_conninfo(server, dbname=name)
-        runner.apply(config.resolve(target, ROOT / "sql" / "init", cwd=ROOT))
-        result = modelsync.generate(
+        migrations.apply(config.resolve(target, ROOT / "sql" / "init", cwd=ROOT))
+        result = models.generate(
             config.resolve(target, cwd=ROOT), Path(settings.models_out), write=not args.check
         )
     finally:

@@ -75,12 +75,13 @@ def dsn(pg: servers.Server) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def init_template(pg: servers.Server) -> Iterator[str]:
     """A template database with the bundled sql/init applied by sqlmig itself."""
-    from sqlmig import config, runner
+    from sqlmig import migrations
+    from sqlmig.core import config
 
     name = f"tmpl_init_{uuid.uuid4().hex[:8]}"
     janitor = _janitor(pg, name)
     janitor.init()
-    runner.apply(config.resolve(pg.dsn(name), INIT_DIR))
+    migrations.apply(config.resolve(pg.dsn(name), INIT_DIR))
     try:
         yield name
     finally:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlmig.config import resolve
-from sqlmig.errors import UsageError
+from sqlmig.core.config import resolve
+from sqlmig.core.errors import UsageError
 
 
 @pytest.fixture

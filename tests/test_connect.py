@@ -18,8 +18,8 @@ from psycopg import conninfo
 from test_secrets import SECRET, password_user, url  # noqa: F401  (fixture)
 from test_target import invoke
 
-from sqlmig import config, database
-from sqlmig.errors import DatabaseUnavailable
+from sqlmig.core import config, connections
+from sqlmig.core.errors import DatabaseUnavailable
 
 ATTEMPT = re.compile(
     r"^sqlmig: attempt (\d+) failed \([\d.]+ s of --wait [\d.]+\): .+; next attempt in [\d.]+ s$"
@@ -109,15 +109,17 @@ def test_wait_tries_until_the_deadline_and_says_so(mig_dir):
 
 
 def test_the_library_reports_each_attempt_and_the_last_is_at_the_deadline(mig_dir):
-    notices: list[database.Notice] = []
+    notices: list[connections.Notice] = []
     settings = replace(
         config.resolve("postgresql://u@127.0.0.1:1/db", mig_dir.path), notify=notices.append
     )
     with pytest.raises(DatabaseUnavailable) as info:
-        database.connect(settings, wait_s=1.0)
+        connections.connect(settings, wait_s=1.0)
     target, *retries = notices
-    assert isinstance(target, database.Target) and target.shown == "postgresql://u@127.0.0.1:1/db"
-    assert retries and all(isinstance(n, database.Retrying) for n in retries)
+    assert (
+        isinstance(target, connections.Target) and target.shown == "postgresql://u@127.0.0.1:1/db"
+    )
+    assert retries and all(isinstance(n, connections.Retrying) for n in retries)
     assert [n.attempt for n in retries] == list(range(1, len(retries) + 1))
     last = retries[-1]
     # the pause before the final attempt is cut to end exactly at the deadline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlmig import errors
+from sqlmig.core import errors
 
 
 def test_every_error_class_is_distinct_and_carries_its_fields():

@@ -41,7 +41,7 @@ def test_every_guarantee_names_existing_tests() -> None:
 
 
 def test_exit_codes_table_matches_the_error_classes() -> None:
-    from sqlmig import errors
+    from sqlmig.core import errors
 
     readme = (ROOT / "README.md").read_text()
     table = readme.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]

@@ -62,8 +62,8 @@ def test_a_file_that_releases_the_lock_never_runs_twice(dsn, mig_dir):
 
 
 def test_ledger_refuses_a_second_row_and_any_success_without_the_lock(dsn, mig_dir):
-    from sqlmig import ledger
-    from sqlmig.scripts import load_scripts
+    from sqlmig.migrations import ledger
+    from sqlmig.migrations.files import load_scripts
 
     mig_dir.write("1-a.sql", "create table a (id int);\n")
     mig_dir.write("2-b.sql", "create table b (id int);\n")

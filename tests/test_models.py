@@ -20,9 +20,10 @@ from click.testing import CliRunner
 from conftest import ROOT, query
 from psycopg.rows import dict_row
 
-from sqlmig import config, modelsync
 from sqlmig.cli import cli
-from sqlmig.introspect import introspect
+from sqlmig.core import config
+from sqlmig.models import api as models_api
+from sqlmig.models.introspect import introspect
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -55,8 +56,8 @@ def test_golden(dsn, case):
     settings = config.resolve(dsn, cwd=ROOT)
     out = expected.relative_to(ROOT)
     if os.environ.get("SQLMIG_UPDATE_GOLDENS") == "1":
-        modelsync.generate(settings, out, views=True)
-    result = modelsync.generate(settings, out, views=True, write=False)
+        models_api.generate(settings, out, views=True)
+    result = models_api.generate(settings, out, views=True, write=False)
     assert result.text == expected.read_text(), "regenerate with SQLMIG_UPDATE_GOLDENS=1"
     assert not result.changed
     load(expected, f"golden_{case}")  # it imports (and builds) cleanly
@@ -234,7 +235,7 @@ def test_committed_product_models_match_a_fresh_generation(init_dsn):
     """The drift check for sqlmig's own shared_types (regenerate: scripts/generate_models.py)."""
     settings = config.resolve(init_dsn, cwd=ROOT)
     assert settings.models_out == "shared_types/models_db.py"
-    result = modelsync.generate(settings, Path(settings.models_out), write=False)
+    result = models_api.generate(settings, Path(settings.models_out), write=False)
     assert not result.changed, "run: python scripts/generate_models.py"
 
 
@@ -502,7 +503,7 @@ def test_introspection_uses_a_constant_number_of_queries(dsn):
 
 
 def test_schema_model_round_trips_through_json(init_dsn):
-    from sqlmig.schema import Schema
+    from sqlmig.models.schema import Schema
 
     with psycopg.connect(init_dsn) as conn:
         schema = introspect(conn, views=True)

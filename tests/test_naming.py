@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sqlmig import naming
-from sqlmig.codegen import _NO_DEFAULT, _NULL, constant_default
-from sqlmig.schema import ColumnType
-from sqlmig.typemap import python_type
+from sqlmig.models import naming
+from sqlmig.models.codegen import _NO_DEFAULT, _NULL, constant_default
+from sqlmig.models.schema import ColumnType
+from sqlmig.models.typemap import python_type
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_unconstrained_numeric_accepts_nan_and_infinity():
 
 
 def test_type_and_table_class_names_never_clash():
-    from sqlmig.schema import Column, CompositeType, EnumType, Schema, Table
+    from sqlmig.models.schema import Column, CompositeType, EnumType, Schema, Table
 
     def table(name: str) -> Table:
         return Table(schema_name="public", name=name, kind="table", columns=())

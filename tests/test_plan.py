@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmig.ledger import LedgerRow
-from sqlmig.plan import State, build_plan
-from sqlmig.scripts import Script, SqlFile, checksum
+from sqlmig.migrations.files import Script, SqlFile, checksum
+from sqlmig.migrations.ledger import LedgerRow
+from sqlmig.migrations.plan import State, build_plan
 
 
 def script(version: int, text: str = "select 1;") -> Script:

@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT
 from test_progress_support import TIMEOUT_S, Background, connect, progress_server
 
-from sqlmig.progress.reporter import run_episode, start_episode
+from sqlmig.progress.demo import run_episode, start_episode
 from sqlmig.progress.server import BackgroundServer
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -24,7 +24,7 @@ from test_progress_support import (
 
 from sqlmig.cli import cli
 from sqlmig.progress import ProgressReporter
-from sqlmig.progress.reporter import run_episode, start_episode
+from sqlmig.progress.demo import run_episode, start_episode
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

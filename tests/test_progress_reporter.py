@@ -10,7 +10,8 @@ from conftest import query
 from test_progress_support import connect
 
 from sqlmig.progress import ProgressReporter, ReportError, TaskCancelled
-from sqlmig.progress.reporter import error_details, run_episode, start_episode
+from sqlmig.progress.demo import run_episode, start_episode
+from sqlmig.progress.reporter import error_details
 from sqlmig.progress.store import cancel_task
 
 

@@ -14,7 +14,8 @@ import servers
 from conftest import INIT_DIR
 from test_progress_support import SSE, connect, progress_server, stream_path, wait_until
 
-from sqlmig import config, runner
+from sqlmig import migrations
+from sqlmig.core import config
 from sqlmig.progress import ProgressReporter
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 def private_pg() -> Iterator[servers.Server]:
     server = servers.start("pg18")
     try:
-        runner.apply(config.resolve(server.dsn("postgres"), INIT_DIR))
+        migrations.apply(config.resolve(server.dsn("postgres"), INIT_DIR))
         yield server
     finally:
         servers.stop(server)

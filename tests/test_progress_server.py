@@ -16,8 +16,8 @@ from test_progress_support import (
     wait_until,
 )
 
-from sqlmig.progress import EPISODE_STAGES, ProgressReporter, TaskCancelled, run_episode
-from sqlmig.progress.reporter import start_episode
+from sqlmig.progress import ProgressReporter, TaskCancelled
+from sqlmig.progress.demo import EPISODE_STAGES, run_episode, start_episode
 
 # Streams written by the hub directly (our server) and by their threads only
 # (what any other WSGI server gets).

@@ -6,8 +6,8 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from sqlmig.errors import UsageError
-from sqlmig.redact import MASK, libpq_params, parse_dsn, password_of, redact, secrets_for
+from sqlmig.core.errors import UsageError
+from sqlmig.core.redact import MASK, libpq_params, parse_dsn, password_of, redact, secrets_for
 
 # Passwords chosen to break naive parsing; their 4-character fragments occur in
 # no message sqlmig prints, so any fragment in the output is a leak.

@@ -513,8 +513,8 @@ def test_model_mirrors_table(conn: Conn, table: str) -> None:
 def test_models_match_the_live_schema(conn: Conn) -> None:
     """Types, constraints, nullability and enum values: the drift check finds nothing."""
     import shared_types.models_db as generated
-    from sqlmig.drift import compare
-    from sqlmig.introspect import introspect
+    from sqlmig.models.drift import compare
+    from sqlmig.models.introspect import introspect
 
     assert compare(introspect(conn), generated) == []
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sqlmig.errors import ScriptError
-from sqlmig.scripts import checksum, load_scripts
+from sqlmig.core.errors import ScriptError
+from sqlmig.migrations.files import checksum, load_scripts
 
 
 def test_orders_by_integer_version_not_text(mig_dir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmig.statements import excerpt, line_column, split, transaction_control
+from sqlmig.migrations.statements import excerpt, line_column, split, transaction_control
 
 
 def test_split_keeps_offsets_into_the_file():

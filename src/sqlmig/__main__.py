@@ -1,3 +1,3 @@
-from .cli import main
+from sqlmig.cli import main
 
 main()

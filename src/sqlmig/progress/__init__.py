@@ -3,34 +3,32 @@
     pipeline ─▶ reporter.py ─▶ task_progress row + NOTIFY (one transaction)
                                    │
     server.py (threads) ◀─ app.py ◀─ hub.py: ONE LISTEN connection, fan-out ◀─┘
-        │                     └── store.py: catch-up / task / list / cancel (a small pool)
+        │          └── stream.py (SSE)  └── store.py: task SQL;  pool.py: its connections
         ▼
     EventSource (page.html) · ``sqlmig tasks watch`` (watch.py) · any SSE client
-                                   events.py: the bytes on the wire
+                                   events.py: the bytes on the wire (no driver needed)
 
-The reporter API is re-exported here::
+The reporter API is re-exported here, imported on first use (so that
+``import sqlmig.progress.events`` needs no database driver)::
 
     from sqlmig.progress import ProgressReporter, TaskCancelled
+
+The demo episode is :mod:`sqlmig.progress.demo`.
 """
 
-from .reporter import (
-    EPISODE_STAGES,
-    ProgressReporter,
-    ReportError,
-    Stage,
-    TaskCancelled,
-    TaskFailed,
-    run_episode,
-    start_episode,
-)
+from __future__ import annotations
 
-__all__ = [
-    "EPISODE_STAGES",
-    "ProgressReporter",
-    "ReportError",
-    "Stage",
-    "TaskCancelled",
-    "TaskFailed",
-    "run_episode",
-    "start_episode",
-]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlmig.progress.reporter import ProgressReporter, ReportError, TaskCancelled
+
+__all__ = ["ProgressReporter", "ReportError", "TaskCancelled"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from sqlmig.progress import reporter
+
+        return getattr(reporter, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

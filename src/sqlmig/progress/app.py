@@ -63,12 +63,12 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import psycopg
 
-from ..errors import DatabaseUnavailable
-from ..redact import redact
-from . import events, masking, store
-from .events import HEARTBEAT, ProgressEvent
-from .hub import CLOSED, ENDED, GONE, RESYNC, Hub, Partial, Subscription
-from .store import Pool
+from sqlmig.core.errors import DatabaseUnavailable
+from sqlmig.core.redact import redact
+from sqlmig.progress import events, masking, store
+from sqlmig.progress.events import HEARTBEAT, ProgressEvent
+from sqlmig.progress.hub import CLOSED, ENDED, GONE, RESYNC, Hub, Partial, Subscription
+from sqlmig.progress.store import Pool
 
 log = logging.getLogger("sqlmig.progress")
 

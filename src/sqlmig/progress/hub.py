@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 from psycopg import sql
 
-from ..errors import DatabaseUnavailable, SqlmigError
-from ..redact import redact
-from .events import ProgressEvent
+from sqlmig.core.errors import DatabaseUnavailable, SqlmigError
+from sqlmig.core.redact import redact
+from sqlmig.progress.events import ProgressEvent
 
 if TYPE_CHECKING:
-    from .store import Connection
+    from sqlmig.progress.store import Connection
 
 log = logging.getLogger("sqlmig.progress")
 

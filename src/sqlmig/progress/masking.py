@@ -19,7 +19,7 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
-from ..redact import MASK, redact
+from sqlmig.core.redact import MASK, redact
 
 LOGGER = "sqlmig.progress"
 

@@ -33,19 +33,17 @@ from __future__ import annotations
 import math
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ..errors import SqlmigError, UsageError
-from ..redact import redact
-from . import store
-from .events import TERMINAL_STATUSES
+from sqlmig.core.errors import SqlmigError, UsageError
+from sqlmig.core.redact import redact
+from sqlmig.progress import store
+from sqlmig.progress.events import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
-    from .store import Connection
+    from sqlmig.progress.store import Connection
 
 
 class ReportError(UsageError):
@@ -60,29 +58,6 @@ class TaskCancelled(SqlmigError):
     def __init__(self, task_id: UUID) -> None:
         super().__init__(f"task {task_id} was cancelled.")
         self.task_id = task_id
-
-
-class TaskFailed(SqlmigError):
-    """Raised by the demo pipeline on purpose (``--fail-at``), to show the error panel."""
-
-    exit_code = 1
-
-
-@dataclass(frozen=True)
-class Stage:
-    percent: float
-    stage: str  # machine name (task_progress.stage)
-    message: str  # what a person reads
-
-
-EPISODE_STAGES: tuple[Stage, ...] = (
-    Stage(10, "ingesting", "Starting ingestion"),
-    Stage(20, "loading_schema", "Loading schema"),
-    Stage(30, "extracting", "Extracting entities and relationships"),
-    Stage(50, "syncing_schema", "Syncing schema"),
-    Stage(75, "updating_communities", "Updating communities"),
-    Stage(100, "completed", "Completed"),
-)
 
 
 class ProgressReporter:
@@ -224,58 +199,3 @@ def error_details(error: BaseException | str) -> dict[str, Any]:
             details["traceback"] = redact("".join(traceback.format_exception(error)))
         return details
     return {"type": "Error", "message": redact(error) or "failed"}
-
-
-# -- the episode pipeline (demo and tests) ---------------------------------------------------
-
-
-def start_episode(
-    conn: Connection, *, title: str = "Demo episode", project_id: UUID | None = None
-) -> tuple[UUID, ProgressReporter]:
-    """Create a memory and its PENDING task (linked both ways); returns (memory_id, reporter)."""
-    project = project_id or uuid.uuid4()
-    with conn.transaction():
-        task_id = store.create_task(
-            conn, "memory.episode", {"project_id": str(project), "title": title}
-        )
-        memory_id = store.create_memory(conn, project, title, task_id)
-    return memory_id, ProgressReporter(conn, task_id)
-
-
-def run_episode(
-    reporter: ProgressReporter,
-    memory_id: UUID,
-    *,
-    delay_s: float = 1.0,
-    fail_at: str | None = None,
-    on_stage: Callable[[Stage], None] | None = None,
-) -> None:
-    """Run the six episode stages, ``delay_s`` apart (stand-ins for the real work).
-
-    Cancellation stops it with :class:`TaskCancelled` (memory back to PENDING,
-    so it can run again); a failure is recorded (memory FAILED) and re-raised.
-    ``fail_at`` names a stage that raises :class:`TaskFailed`, to see a failure.
-    """
-    conn = reporter.conn
-    try:
-        for stage in EPISODE_STAGES:
-            if fail_at == stage.stage:
-                raise TaskFailed(f"{stage.message} failed: simulated failure (--fail-at).")
-            if stage.percent < 100:
-                reporter.report(stage.percent, stage.message, stage=stage.stage)
-            else:
-                with conn.transaction():
-                    reporter.complete({"memory_id": str(memory_id)}, stage.message)
-                    store.set_memory_status(conn, memory_id, "READY")
-            if on_stage:
-                on_stage(stage)
-            if stage.percent < 100:
-                reporter.sleep(delay_s)
-    except TaskCancelled:
-        store.set_memory_status(conn, memory_id, "PENDING")
-        raise
-    except Exception as exc:
-        with conn.transaction():
-            reporter.fail(exc)
-            store.set_memory_status(conn, memory_id, "FAILED")
-        raise

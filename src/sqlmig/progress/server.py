@@ -41,8 +41,8 @@ from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from wsgiref.types import WSGIApplication
 
-from . import masking
-from .app import CONNECTIONS_KEY
+from sqlmig.progress import masking
+from sqlmig.progress.app import CONNECTIONS_KEY
 
 log = logging.getLogger(masking.LOGGER)
 

@@ -26,8 +26,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..errors import DatabaseUnavailable
-from .events import TERMINAL_STATUSES, ProgressEvent
+from sqlmig.core.errors import DatabaseUnavailable
+from sqlmig.progress.events import TERMINAL_STATUSES, ProgressEvent
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
@@ -267,20 +267,6 @@ def cancel_task(
 
 
 # -- memories (the episode pipeline's rows) -----------------------------------------------
-
-
-def create_memory(conn: Connection, project_id: UUID, title: str, task_id: UUID) -> UUID:
-    row = conn.execute(
-        "INSERT INTO memories (project_id, title, status, task_id)"
-        " VALUES (%s, %s, 'PROCESSING', %s) RETURNING id",
-        (project_id, title, task_id),
-    ).fetchone()
-    assert row is not None
-    return UUID(str(row[0]))
-
-
-def set_memory_status(conn: Connection, memory_id: UUID, status: str) -> None:
-    conn.execute("UPDATE memories SET status = %s WHERE id = %s", (status, memory_id))
 
 
 # -- connections ------------------------------------------------------------------------------

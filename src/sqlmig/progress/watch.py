@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import IO, NoReturn
 from urllib.parse import quote, urlsplit
 
-from ..errors import ProgressServerUnreachable, SqlmigError, UsageError
-from .events import Message, Parser
+from sqlmig.core.errors import ProgressServerUnreachable, SqlmigError, UsageError
+from sqlmig.progress.events import Message, Parser
 
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")
 _READ_TIMEOUT_S = 60.0  # well above the server's heartbeat interval (15 s)

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from .errors import LockNotAcquired
+from sqlmig.core.errors import LockNotAcquired
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
-    from .scripts import Script
+    from sqlmig.migrations.files import Script
 
 SCHEMA = "public"
 TABLE = "schema_migrations"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .schema import Schema
+    from sqlmig.models.schema import Schema
 
 #: Names the generated module imports at top level; a field must not shadow them.
 IMPORTED_NAMES = frozenset(

@@ -2,7 +2,7 @@
 
 Only click is imported at module level (``sqlmig --help`` stays fast); the
 library (:mod:`sqlmig.progress`, psycopg) is imported inside the commands.
-Errors are :class:`~sqlmig.errors.SqlmigError` subclasses, printed redacted by
+Errors are :class:`~sqlmig.core.errors.SqlmigError` subclasses, printed redacted by
 the main group.
 """
 
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .progress.store import Connection
+    from sqlmig.core.config import Settings
+    from sqlmig.progress.store import Connection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _settings(ctx: click.Context) -> Settings:
-    from .cli import _settings as resolve
+    from sqlmig.cli.root import _settings as resolve
 
     return resolve(ctx)
 
@@ -35,15 +35,15 @@ def _keep_secret(ctx: click.Context, token: str | None) -> None:
 
 def _connect_checked(settings: Settings) -> Connection:
     """A connection to a database that has the progress tables (exit 2 otherwise)."""
-    from . import database
-    from .errors import UsageError
-    from .progress import store
+    from sqlmig.core import connections
+    from sqlmig.core.errors import UsageError
+    from sqlmig.progress import store
 
-    conn = database.connect(settings)
+    conn = connections.connect(settings)
     if not store.has_progress_tables(conn):
         conn.close()
         raise UsageError(
-            f"{database.describe(database.target_dsn(settings))} has no async_tasks/"
+            f"{connections.describe(connections.target_dsn(settings))} has no async_tasks/"
             "task_progress tables: apply the bundled schema first (sqlmig --dir sql/init apply)."
         )
     return conn
@@ -111,16 +111,16 @@ def serve(
     import sys
     import threading
 
-    from . import database
-    from .progress import store
-    from .progress.app import Options, ProgressApp
-    from .progress.hub import Hub
-    from .progress.server import fit_open_file_limit, make_server
+    from sqlmig.core import connections
+    from sqlmig.progress import store
+    from sqlmig.progress.app import Options, ProgressApp
+    from sqlmig.progress.hub import Hub
+    from sqlmig.progress.server import fit_open_file_limit, make_server
 
     _keep_secret(ctx, token)
     for origin in cors_origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
-            from .errors import UsageError
+            from sqlmig.core.errors import UsageError
 
             raise UsageError(
                 f"--cors-origin must look like http://host:port or '*', not {origin!r}."
@@ -135,7 +135,7 @@ def serve(
 
     settings = _settings(ctx)
     _connect_checked(settings).close()
-    dsn = database.target_dsn(settings)
+    dsn = connections.target_dsn(settings)
     connect = store.connector(dsn)
     hub = Hub(connect)
     hub.start()
@@ -156,14 +156,14 @@ def serve(
         try:
             server = make_server(app, host, port, access_log=access_log, max_connections=fitted)
         except OSError as exc:
-            from .errors import UsageError
+            from sqlmig.core.errors import UsageError
 
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
         bound_host, bound_port = server.server_address[:2]
         shown = f"[{bound_host!s}]" if ":" in str(bound_host) else str(bound_host)
         url = f"http://{shown}:{bound_port}"
         click.echo(f"sqlmig progress server listening on {url}", err=False)
-        click.echo(f"  database: {database.describe(dsn)} (one LISTEN connection)")
+        click.echo(f"  database: {connections.describe(dsn)} (one LISTEN connection)")
         click.echo(f"  page:     {url}/tasks/<task id>   API: {url}/api/v1/tasks")
         if host not in _LOOPBACK and not token:
             click.echo("  warning: listening beyond loopback without --token.", err=True)
@@ -227,10 +227,10 @@ def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: s
     """
     import os
 
-    from .progress import reporter
+    from sqlmig.progress import demo
 
     with _connect_checked(_settings(ctx)) as conn:
-        memory_id, rep = reporter.start_episode(conn, title=title)
+        memory_id, rep = demo.start_episode(conn, title=title)
         base = url.rstrip("/")
         click.echo(f"task {rep.task_id} (memory {memory_id})")
         click.echo(f"progress page: {base}/tasks/{rep.task_id}")
@@ -238,10 +238,10 @@ def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: s
             click.echo("  (the server wants a token: open that URL once with ?token=...)")
         click.echo(f"in a terminal: sqlmig tasks watch {rep.task_id} --url {base}", nl=True)
 
-        def shown(stage: reporter.Stage) -> None:
+        def shown(stage: demo.Stage) -> None:
             click.echo(f"{stage.percent:>5.0f} %  {stage.message}")
 
-        reporter.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
+        demo.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
 
 
 @click.group()
@@ -270,7 +270,7 @@ def watch(ctx: click.Context, task_id: str, url: str, token: str | None) -> None
 
     Reconnects by itself (with Last-Event-ID) when the connection drops.
     """
-    from .progress.watch import watch as follow
+    from sqlmig.progress.watch import watch as follow
 
     _keep_secret(ctx, token)
     final = follow(url, task_id, token=token or None)

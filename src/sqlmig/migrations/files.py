@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ScriptError
+from sqlmig.core.errors import ScriptError
 
 _NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE)
 _SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)

@@ -3,7 +3,7 @@
     Schema ──build_module──▶ _Module (names, annotations, defaults; pure)
                                └──jinja2 templates/models.py.j2──▶ {path: text}
 
-Naming and type mapping live in :mod:`sqlmig.naming` and :mod:`sqlmig.typemap`;
+Naming and type mapping live in :mod:`sqlmig.models.naming` and :mod:`sqlmig.models.typemap`;
 this module decides defaults (constant column defaults, understood with
 pglast) and line layout, and the template lays the text out. The output is
 deterministic and ruff-formatted, so an unchanged schema regenerates a
@@ -20,9 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import naming
-from .schema import Column, Schema
-from .typemap import PyType, python_type
+from sqlmig.models import naming
+from sqlmig.models.schema import Column, Schema
+from sqlmig.models.typemap import PyType, python_type
 
 WIDTH = 100
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .scripts import Script
+    from sqlmig.migrations.files import Script
 
 
 @dataclass(frozen=True)

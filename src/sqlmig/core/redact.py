@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from .errors import UsageError
+from sqlmig.core.errors import UsageError
 
 MASK = "***"
 MIN_SECRET = 4  # shorter passwords are masked by structure only (see above)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from .scripts import normalize
+from sqlmig.migrations.files import normalize
 
 
 def unified(applied: str, current: str, filename: str) -> str:

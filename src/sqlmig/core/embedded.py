@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import DatabaseUnavailable
+from sqlmig.core.errors import DatabaseUnavailable
 
 STATE_DIR = ".sqlmig"
 DATABASE = "sqlmig"

@@ -1,7 +1,7 @@
-"""The ``sqlmig`` command: parse options, call :mod:`sqlmig.runner`, render results.
+"""The ``sqlmig`` command: parse options, call :mod:`sqlmig.migrations.api`, render results.
 
 Imports of psycopg and friends happen inside the commands, so ``--help`` stays
-instant. Every :class:`~sqlmig.errors.SqlmigError` is caught in one place
+instant. Every :class:`~sqlmig.core.errors.SqlmigError` is caught in one place
 (:class:`_Group`) and printed redacted as ``Error: ...`` with its exit code.
 """
 
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import click
 
-from . import __version__
-from .errors import SqlmigError
+from sqlmig import __version__
+from sqlmig.core.errors import SqlmigError
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .database import Notice
-    from .events import Event
-    from .plan import Plan
-    from .runner import Refusal
+    from sqlmig.core.config import Settings
+    from sqlmig.core.connections import Notice
+    from sqlmig.migrations.api import Refusal
+    from sqlmig.migrations.events import Event
+    from sqlmig.migrations.plan import Plan
 
 
 class _Group(click.Group):
@@ -32,10 +32,10 @@ class _Group(click.Group):
     """
 
     lazy: ClassVar[dict[str, str]] = {
-        "serve": "sqlmig.cli_progress:serve",
-        "demo": "sqlmig.cli_progress:demo",
-        "tasks": "sqlmig.cli_progress:tasks",
-        "models": "sqlmig.cli_models:models",
+        "serve": "sqlmig.cli.progress:serve",
+        "demo": "sqlmig.cli.progress:demo",
+        "tasks": "sqlmig.cli.progress:tasks",
+        "models": "sqlmig.cli.models:models",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -149,7 +149,7 @@ def _accept_global_options(command: click.Command) -> None:
 
 
 def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoReturn:
-    from .redact import password_of, redact
+    from sqlmig.core.redact import password_of, redact
 
     obj = ctx.find_root().obj or {}
     target = obj.get("target")
@@ -226,7 +226,7 @@ def _verbosity(ctx: click.Context) -> int:
 def _settings(ctx: click.Context) -> Settings:
     from dataclasses import replace
 
-    from .config import resolve
+    from sqlmig.core.config import resolve
 
     obj = ctx.find_root().obj
     settings = resolve(obj["dsn"], obj["dir"])
@@ -242,7 +242,7 @@ class _Notices:
         self.obj = obj
 
     def __call__(self, notice: Notice) -> None:
-        from .database import Target
+        from sqlmig.core.connections import Target
 
         if self.obj["quiet"]:
             if isinstance(notice, Target):
@@ -319,7 +319,7 @@ def apply(
     lock_timeout_s: float,
 ) -> None:
     """Apply pending migrations, each in its own transaction."""
-    from .runner import apply as run
+    from sqlmig.migrations.api import apply as run
 
     as_json = _json(ctx)
     verbosity = _verbosity(ctx)
@@ -380,7 +380,13 @@ class _Progress:
         self.verbosity = verbosity
 
     def __call__(self, event: Event) -> None:
-        from .events import Finished, ServerNotice, Started, StatementRan, WaitingForLock
+        from sqlmig.migrations.events import (
+            Finished,
+            ServerNotice,
+            Started,
+            StatementRan,
+            WaitingForLock,
+        )
 
         if isinstance(event, WaitingForLock):
             click.echo(
@@ -479,7 +485,7 @@ def _render_plan(plan: Plan) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Show the state of every migration (applied, pending, modified, ...)."""
-    from .runner import status as run
+    from sqlmig.migrations.api import status as run
 
     plan = run(_settings(ctx))
     if _json(ctx):
@@ -493,7 +499,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def verify(ctx: click.Context, strict: bool) -> None:
     """Exit 1 when an applied file was modified, is missing, or failed."""
-    from .runner import verify as run
+    from sqlmig.migrations.api import verify as run
 
     plan, problems = run(_settings(ctx), strict=strict)
     if _json(ctx):
@@ -549,7 +555,7 @@ def _refusal_json(r: Refusal) -> dict[str, Any]:
 @click.pass_context
 def rollback(ctx: click.Context, to_version: int, lock_timeout_s: float) -> None:
     """Run down files in reverse, down to but not including version V."""
-    from .runner import rollback as run
+    from sqlmig.migrations.api import rollback as run
 
     done = run(
         _settings(ctx),
@@ -566,7 +572,7 @@ def rollback(ctx: click.Context, to_version: int, lock_timeout_s: float) -> None
 @click.pass_context
 def new(ctx: click.Context, name: str, down: bool) -> None:
     """Scaffold the next numbered migration file named NAME."""
-    from .runner import new_script
+    from sqlmig.migrations.api import new_script
 
     for path in new_script(_settings(ctx), name, down=down):
         click.echo(f"created {path}")
@@ -577,7 +583,7 @@ def new(ctx: click.Context, name: str, down: bool) -> None:
 @click.pass_context
 def baseline(ctx: click.Context, version: int) -> None:
     """Adopt an existing database: mark files up to VERSION applied without running them."""
-    from .runner import baseline as run
+    from sqlmig.migrations.api import baseline as run
 
     adopted = run(_settings(ctx), version)
     click.echo(f"Baselined {len(adopted)} migration(s) up to version {version}; nothing ran.")
@@ -588,7 +594,7 @@ def baseline(ctx: click.Context, version: int) -> None:
 @click.pass_context
 def repair(ctx: click.Context, dry_run: bool) -> None:
     """Accept reviewed edits (recorded as such; no SQL runs), drop failed and missing rows."""
-    from .runner import repair as run
+    from sqlmig.migrations.api import repair as run
 
     actions = run(_settings(ctx), dry_run=dry_run)
     prefix = "would have " if dry_run else ""
@@ -627,7 +633,7 @@ def db() -> None:
 @click.pass_context
 def db_url(ctx: click.Context) -> None:
     """Print the embedded server's URL, starting it if needed."""
-    from .embedded import start
+    from sqlmig.core.embedded import start
 
     click.echo(start(_settings(ctx).project_root))
 
@@ -636,7 +642,7 @@ def db_url(ctx: click.Context) -> None:
 @click.pass_context
 def db_start(ctx: click.Context) -> None:
     """Start the embedded server (reuses a running one)."""
-    from .embedded import data_dir, start
+    from sqlmig.core.embedded import data_dir, start
 
     root = _settings(ctx).project_root
     url = start(root)
@@ -647,7 +653,7 @@ def db_start(ctx: click.Context) -> None:
 @click.pass_context
 def db_stop(ctx: click.Context) -> None:
     """Stop the embedded server."""
-    from .embedded import stop
+    from sqlmig.core.embedded import stop
 
     stopped = stop(_settings(ctx).project_root)
     click.echo(

@@ -2,7 +2,7 @@
 
 Each mapping gives the annotation as written in generated code, the names it
 imports, the ``Field(...)`` constraints it needs, and a *canonical* string
-that :mod:`sqlmig.drift` also derives from an imported model, so that a
+that :mod:`sqlmig.models.drift` also derives from an imported model, so that a
 generated model and a hand-written one compare equal when they mean the same.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .schema import ColumnType
+from sqlmig.models.schema import ColumnType
 
 # base type -> (annotation, import line or "", canonical)
 _BASE: dict[str, tuple[str, str, str]] = {

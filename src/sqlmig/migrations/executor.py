@@ -16,7 +16,7 @@ The session reset (:data:`SESSION_RESET`) runs after every file, inside its
 transaction and before its ledger write, so each file starts from the
 session's initial state, as under ``psql -f`` per file, at no extra round trip.
 Every ledger change proves the migration lock is still held (see
-:mod:`sqlmig.ledger`).
+:mod:`sqlmig.migrations.ledger`).
 
 A server error becomes :class:`MigrationFailed` with ``file:line:column``, the
 SQLSTATE, message, detail, hint, context and an excerpt. Parse and analysis
@@ -41,12 +41,12 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from . import ledger
-from . import statements as stmts
-from .errors import ConnectionLost, MigrationFailed, ScriptError
-from .events import Event, Finished, Sink, Started, WaitingForLock
-from .ledger import ELAPSED_MS
-from .scripts import SqlFile
+from sqlmig.core.errors import ConnectionLost, MigrationFailed, ScriptError
+from sqlmig.migrations import ledger
+from sqlmig.migrations import statements as stmts
+from sqlmig.migrations.events import Event, Finished, Sink, Started, WaitingForLock
+from sqlmig.migrations.files import SqlFile
+from sqlmig.migrations.ledger import ELAPSED_MS
 
 if TYPE_CHECKING:
     from psycopg import Connection

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .ledger import LedgerRow
-from .scripts import Script
+from sqlmig.migrations.files import Script
+from sqlmig.migrations.ledger import LedgerRow
 
 
 class State(StrEnum):

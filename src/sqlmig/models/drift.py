@@ -6,7 +6,7 @@
 
 Models map to tables by their ``__table__`` class variable (generated models
 have it), else by the class name the generator would give the table. Types
-compare in a canonical form (see :mod:`sqlmig.typemap`), constraints included.
+compare in a canonical form (see :mod:`sqlmig.models.typemap`), constraints included.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from . import naming
-from .errors import UsageError
-from .schema import Column, Schema
-from .typemap import canonical_constraints, python_type
+from sqlmig.core.errors import UsageError
+from sqlmig.models import naming
+from sqlmig.models.schema import Column, Schema
+from sqlmig.models.typemap import canonical_constraints, python_type
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
     load_scripts(dir) -> connect -> lock -> ledger.read -> build_plan
         -> refuse on blockers (with diffs) -> executor.run_file per script
 
-Each function takes resolved :class:`~sqlmig.config.Settings` and returns data;
+Each function takes resolved :class:`~sqlmig.core.config.Settings` and returns data;
 rendering is the caller's job. Progress goes to an optional sink.
 """
 
@@ -17,19 +17,27 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from . import database, ledger
-from .config import Settings
-from .errors import ConnectionLost, PlanRefused, SqlmigError, UsageError
-from .events import Finished, ServerNotice, Sink, Started, StatementRan, WaitingForLock
-from .plan import Entry, Plan, State, build_plan
-from .scripts import Script, load_scripts
+from sqlmig.core import connections
+from sqlmig.core.config import Settings
+from sqlmig.core.errors import ConnectionLost, PlanRefused, SqlmigError, UsageError
+from sqlmig.migrations import ledger
+from sqlmig.migrations.events import (
+    Finished,
+    ServerNotice,
+    Sink,
+    Started,
+    StatementRan,
+    WaitingForLock,
+)
+from sqlmig.migrations.files import Script, load_scripts
+from sqlmig.migrations.plan import Entry, Plan, State, build_plan
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
     from psycopg.errors import Diagnostic
 
-    from .executor import Finish
-    from .statements import Statement
+    from sqlmig.migrations.executor import Finish
+    from sqlmig.migrations.statements import Statement
 
     Connection = _Connection[tuple[object, ...]]
 
@@ -55,14 +63,14 @@ class ApplyResult:
 
 def status(settings: Settings) -> Plan:
     scripts = load_scripts(settings.directory)
-    with database.connect(settings) as conn:
+    with connections.connect(settings) as conn:
         return build_plan(scripts, ledger.read(conn))
 
 
 def verify(settings: Settings, *, strict: bool = False) -> tuple[Plan, list[Refusal]]:
     """The plan and its problems: modified/missing/failed (+ pending when strict)."""
     scripts = load_scripts(settings.directory)
-    with database.connect(settings) as conn:
+    with connections.connect(settings) as conn:
         plan = build_plan(scripts, ledger.read(conn))
         problems = _refusals(conn, plan.blockers(out_of_order=True))
     if strict:
@@ -90,7 +98,7 @@ def apply(
     statement is timed (one round trip per statement instead of per file).
     """
     scripts = load_scripts(settings.directory)
-    with database.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
+    with connections.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
         if dry_run:
             plan = build_plan(scripts, ledger.read(conn), target=target)
             _refuse(conn, plan, out_of_order)
@@ -103,7 +111,7 @@ def apply(
             result = ApplyResult(plan, plan.to_apply())
             if not result.to_apply:
                 return result
-            from . import executor
+            from sqlmig.migrations import executor
 
             prepared = executor.prepare([s.up for s in result.to_apply])
             ledger.ensure(conn)
@@ -148,7 +156,7 @@ def rollback(
     """Run down files, newest first, for every applied version above ``to_version``."""
     scripts = load_scripts(settings.directory)
     with (
-        database.connect(settings) as conn,
+        connections.connect(settings) as conn,
         ledger.locked(conn, lock_timeout_s, _waiting(sink, lock_timeout_s)),
     ):
         plan = build_plan(scripts, ledger.read(conn))
@@ -164,7 +172,7 @@ def rollback(
                 + "; write <version>-<name>.down.sql for each, or choose a later --to."
             )
         to_run = [e.script for e in undo if e.script is not None]
-        from . import executor
+        from sqlmig.migrations import executor
 
         prepared = executor.prepare([s.down for s in to_run if s.down is not None])
         done: list[tuple[Script, int]] = []
@@ -195,7 +203,7 @@ def baseline(
     adopted = [s for s in scripts if s.version <= version]
     if not adopted:
         raise UsageError(f"no migration file has a version <= {version}; nothing to baseline.")
-    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+    with connections.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
         if ledger.read(conn):
             raise UsageError(
                 "the ledger already has rows: baseline adopts a database sqlmig has never "
@@ -218,7 +226,7 @@ def repair(
     """
     scripts = load_scripts(settings.directory)
     actions: list[tuple[Entry, str]] = []
-    with database.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
+    with connections.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
         plan = build_plan(scripts, ledger.read(conn))
         entries = plan.blockers(out_of_order=True)
         if entries and not dry_run:
@@ -276,7 +284,7 @@ def _notices_to(sink: Sink, current: list[Script]) -> Callable[[Diagnostic], Non
 
 
 def _timed(sink: Sink | None, script: Script) -> Callable[[Statement, int], None]:
-    from .statements import line_column
+    from sqlmig.migrations.statements import line_column
 
     def report(statement: Statement, ms: int) -> None:
         if sink:
@@ -322,7 +330,7 @@ def _explain_lost(settings: Settings, script: Script, lost: ConnectionLost) -> C
     """Reconnect and say what the database shows after the connection broke mid-file."""
     name = script.filename
     try:
-        with database.connect(settings, wait_s=_RECONNECT_S) as conn:
+        with connections.connect(settings, wait_s=_RECONNECT_S) as conn:
             row = conn.execute(
                 "SELECT state FROM pg_catalog.pg_stat_activity WHERE pid = %s",
                 (lost.backend_pid,),
@@ -402,7 +410,7 @@ def _refusals(conn: Connection, entries: list[Entry]) -> list[Refusal]:
     for e in entries:
         applied_at = f"{e.row.applied_at:%Y-%m-%d %H:%M:%S}" if e.row else ""
         if e.state is State.MODIFIED and e.script is not None:
-            from .diffs import unified
+            from sqlmig.migrations.diffs import unified
 
             diff = unified(texts.get(e.version, ""), e.script.body, e.filename)
             out.append(Refusal(e, f"changed since it was applied at {applied_at}", diff))

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg import errors, sql
 
-from .config import Settings
-from .errors import DatabaseUnavailable, UsageError
-from .redact import libpq_params, parse_dsn, redact, secrets_for
+from sqlmig.core.config import Settings
+from sqlmig.core.errors import DatabaseUnavailable, UsageError
+from sqlmig.core.redact import libpq_params, parse_dsn, redact, secrets_for
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -93,7 +93,7 @@ def target(settings: Settings) -> Target:
                 f"({settings.embedded_source}): set SQLMIG_DSN (or DATABASE_URL, or libpq's "
                 "PGHOST / PGDATABASE / PGSERVICE), pass --dsn, or set dsn in [tool.sqlmig]."
             )
-        from . import embedded
+        from sqlmig.core import embedded
 
         server = embedded.ensure(settings.project_root)
         found = Target(
@@ -222,7 +222,7 @@ def _session_options(given: object) -> str:
     (PostgreSQL 14+) lets the server notice a killed runner during a long
     statement, so its lock and transaction are released promptly.
     """
-    from .statements import PINNED_SETTINGS
+    from sqlmig.migrations.statements import PINNED_SETTINGS
 
     pins = [f"-c {name}={value}" for name, value in PINNED_SETTINGS.items()]
     pins.append("-c client_connection_check_interval=2000")

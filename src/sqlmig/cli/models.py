@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .errors import UsageError
+from sqlmig.core.errors import UsageError
 
 _schema_option = click.option(
     "--schema", "schemas", multiple=True, default=("public",), show_default=True,
@@ -59,8 +59,8 @@ def generate(
     check_only: bool,
 ) -> None:
     """Generate a module with one StrEnum per enum type and one BaseModel per table."""
-    from .cli import _json, _settings
-    from .modelsync import generate as run
+    from sqlmig.cli.root import _json, _settings
+    from sqlmig.models.api import generate as run
 
     settings = _settings(ctx)
     target = out or (Path(settings.models_out) if settings.models_out else None)
@@ -107,8 +107,8 @@ def check(
     views: bool,
 ) -> None:
     """Exit 1 when the models and the live schema differ, one line per difference."""
-    from .cli import _json, _settings
-    from .modelsync import check as run
+    from sqlmig.cli.root import _json, _settings
+    from sqlmig.models.api import check as run
 
     settings = _settings(ctx)
     module = module or settings.models_module

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import database
-from .config import Settings
-from .drift import Drift
-from .errors import UsageError
-from .schema import Schema
+from sqlmig.core import connections
+from sqlmig.core.config import Settings
+from sqlmig.core.errors import UsageError
+from sqlmig.models.drift import Drift
+from sqlmig.models.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ def read_schema(
     views: bool = False,
 ) -> Schema:
     """Introspect; an unknown schema or table is an error, never an empty module."""
-    from .introspect import introspect, schema_names
+    from sqlmig.models.introspect import introspect, schema_names
 
-    with database.connect(settings) as conn:
+    with connections.connect(settings) as conn:
         existing = schema_names(conn)
         missing = [s for s in schemas if s not in existing]
         if missing:
@@ -66,7 +66,7 @@ def generate(
     write: bool = True,
 ) -> Generated:
     """Render the models module for the live schema; write it unless ``write`` is False."""
-    from .codegen import render
+    from sqlmig.models.codegen import render
 
     target = out if out.is_absolute() else settings.project_root / out
     if not target.parent.is_dir():
@@ -93,7 +93,7 @@ def check(
     *,
     views: bool = False,
 ) -> list[Drift]:
-    from .drift import compare, load_module
+    from sqlmig.models.drift import compare, load_module
 
     # Import first: a broken module is reported without touching the database.
     loaded = load_module(module, settings.project_root)

@@ -1,4 +1,4 @@
-"""The live catalog -> :class:`~sqlmig.schema.Schema`, in four queries.
+"""The live catalog -> :class:`~sqlmig.models.schema.Schema`, in four queries.
 
 All catalog SQL lives here. The number of queries does not depend on the
 number of tables: relations, columns, types (with enum labels, following
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from . import ledger
-from .schema import (
+from sqlmig.migrations import ledger
+from sqlmig.models.schema import (
     Check,
     Column,
     ColumnType,

@@ -6,7 +6,7 @@ Environment: ``SQLMIG_DSN``, then ``DATABASE_URL``, then libpq's own variables
 (``PGHOST``, ``PGPORT``, ``PGDATABASE``, ``PGSERVICE`` ...: the DSN is left
 empty and libpq reads them); ``SQLMIG_DIR`` for the directory. With no
 database configured anywhere, ``dsn`` is None and the caller uses the
-project-local embedded server (:mod:`sqlmig.embedded`) -- unless
+project-local embedded server (:mod:`sqlmig.core.embedded`) -- unless
 ``SQLMIG_EMBEDDED=0`` or ``[tool.sqlmig] embedded = false`` turned that
 fallback off (a deploy, a shared project): then connecting is a usage error
 that names the variables to set.
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UsageError
+from sqlmig.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from .database import Notice
+    from sqlmig.core.connections import Notice
 
 DEFAULT_DIR = "migrations"
 _KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out"})
