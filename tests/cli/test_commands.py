@@ -1,0 +1,115 @@
+"""The CLI surface: help text, README coverage, python -m, the embedded default."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from support.db import INIT_DIR, ROOT
+
+from sqlmig.cli import cli
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # lazy command groups included
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        out.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            out += all_commands(command, f"{prefix}{name} ")
+    return out
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(cli))
+def test_every_command_has_help_and_is_in_the_readme(name, command):
+    assert command.help and len(command.help) > 20
+    result = CliRunner().invoke(cli, [*name.split(), "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{name}" in readme or f"`db {name.split()[-1]}" in readme, name
+
+
+def test_usage_error_exits_2():
+    result = CliRunner().invoke(cli, ["apply", "--target", "x"])
+    assert result.exit_code == 2
+
+
+def test_python_dash_m_and_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "sqlmig", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.startswith("sqlmig, version ")
+
+
+def test_help_does_not_import_heavy_modules():
+    code = "import sys; from sqlmig.cli import cli; print(sorted(m for m in ('psycopg', 'pydantic', 'jinja2', 'pglast') if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SQLMIG_", "PG")) and k != "DATABASE_URL"
+    }
+    return {**env, **extra}
+
+
+@pytest.mark.slow
+def test_embedded_default_applies_bundled_schema(tmp_path: Path):
+    """README command 1, in a copy of the project: nothing configured, no server installed."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.sqlmig]\ndir = "sql/init"\n')
+    shutil.copytree(INIT_DIR, project / "sql" / "init")
+
+    def sqlmig(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sqlmig", *args],
+            cwd=project,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    try:
+        first = sqlmig("apply")
+        assert first.returncode == 0, first.stderr
+        count = len(list((project / "sql" / "init").glob("*.sql")))
+        assert count >= 14 and first.stdout.count("applied ") == count
+        status = sqlmig("status")
+        assert status.returncode == 0
+        assert status.stdout.splitlines()[-1] == f"{count} migration(s): {count} applied"
+        again = sqlmig("apply")
+        assert again.returncode == 0 and "Nothing to apply" in again.stdout
+        url = sqlmig("db", "url").stdout.strip()
+        assert url.startswith("postgresql://postgres@/sqlmig?host=") and str(project) in url
+        assert (project / ".sqlmig" / ".gitignore").exists()
+    finally:
+        stopped = sqlmig("db", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert stopped.stderr == ""  # no library warnings on the user's terminal
+    assert "not running" in sqlmig("db", "stop").stdout
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(cli))
+def test_every_option_is_in_the_readme_reference(name, command):
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("\n## Command reference\n", 1)[1].split("\n## ", 1)[0]
+    assert f"#### `sqlmig {name}`" in reference, name
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                assert opt in reference, f"{name} {opt}"

@@ -1,0 +1,1 @@
+"""Fixture plug-ins, registered by tests/conftest.py (pytest_plugins)."""
