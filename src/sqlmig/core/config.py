@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from sqlmig.core.connections import Notice
 
 DEFAULT_DIR = "migrations"
+#: Where the ledger lives; introspection and drift leave this table out.
+LEDGER_SCHEMA = "public"
+LEDGER_TABLE = "schema_migrations"
 _KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})

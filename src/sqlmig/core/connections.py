@@ -214,6 +214,53 @@ def _open(dsn: str, timeout: int | None = None, **overrides: str) -> Connection[
     return psycopg.connect(dsn, **params)  # type: ignore[arg-type]
 
 
+def open_connection(
+    dsn: str,
+    *,
+    application_name: str = "sqlmig",
+    connect_timeout: int | None = None,
+    pinned: bool = False,
+    **overrides: str,
+) -> Connection[tuple[object, ...]]:
+    """An autocommit connection to ``dsn``: the one place sqlmig calls ``psycopg.connect``.
+
+    ``connect_timeout`` applies unless the DSN sets its own (default 10 s).
+    ``pinned`` is for migration runs: the session options sqlmig pins (see
+    :func:`_session_options`) and no prepared statements, so that nothing
+    outlives a file's session reset.
+    """
+    params: dict[str, object] = {"application_name": application_name, "autocommit": True}
+    given = parse_dsn(dsn)
+    if "connect_timeout" not in given:
+        params["connect_timeout"] = connect_timeout or _DEFAULT_CONNECT_TIMEOUT
+    if pinned:
+        params["prepare_threshold"] = None
+        params["options"] = _session_options(given.get("options"))
+    params.update(overrides)
+    return psycopg.connect(dsn, **params)  # type: ignore[arg-type]
+
+
+def create_database(dsn: str, name: str, *, connect_timeout: int | None = None) -> bool:
+    """CREATE DATABASE ``name`` through a maintenance database on ``dsn``'s server.
+
+    Returns False when it already exists (also when another runner created it
+    meanwhile). Tries ``postgres`` first, then ``template1``.
+    """
+    last: psycopg.OperationalError | None = None
+    for maintenance in ("postgres", "template1"):
+        try:
+            with open_connection(dsn, connect_timeout=connect_timeout, dbname=maintenance) as conn:
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except (errors.DuplicateDatabase, errors.UniqueViolation):
+                    return False
+                return True
+        except psycopg.OperationalError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 def _session_options(given: object) -> str:
     """Startup options: the user's (DSN or PGOPTIONS) plus the settings sqlmig pins.
 

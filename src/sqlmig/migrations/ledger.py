@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.core.errors import LockNotAcquired
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
 
     from sqlmig.migrations.files import Script
 
-SCHEMA = "public"
-TABLE = "schema_migrations"
+SCHEMA = LEDGER_SCHEMA
+TABLE = LEDGER_TABLE
 _QUALIFIED = sql.Identifier(SCHEMA, TABLE)
 
 #: Session advisory lock key shared by every sqlmig runner on a database.

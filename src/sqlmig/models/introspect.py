@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from sqlmig.migrations import ledger
+from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.models.schema import (
     Check,
     Column,
@@ -158,8 +158,8 @@ def introspect(
     params: dict[str, Any] = {
         "schemas": list(schemas),
         "kinds": kinds,
-        "ledger_schema": ledger.SCHEMA,
-        "ledger_table": ledger.TABLE,
+        "ledger_schema": LEDGER_SCHEMA,
+        "ledger_table": LEDGER_TABLE,
     }
     # Pin tuple rows: the caller's connection may use another row factory.
     cur = conn.cursor(row_factory=tuple_row)
