@@ -25,6 +25,24 @@ def test_every_error_class_is_distinct_and_carries_its_fields():
         == 3
     )
     assert all(c.exit_code == 3 for c in (errors.LockNotAcquired, errors.ProgressServerUnreachable))
+    # Distinct, not nested: catching "database unreachable" never swallows the other two.
+    assert not issubclass(errors.LockNotAcquired, errors.DatabaseUnavailable)
+    assert not issubclass(errors.ProgressServerUnreachable, errors.DatabaseUnavailable)
+    assert issubclass(errors.ConnectionLost, errors.DatabaseUnavailable)
+
+
+def test_every_error_class_is_raised_somewhere():
+    """Classes nothing raises are removed (bases excepted)."""
+    import inspect
+    from pathlib import Path
+
+    import sqlmig
+
+    source = "\n".join(p.read_text() for p in Path(sqlmig.__file__).parent.rglob("*.py"))
+    bases = {"SqlmigError", "Unavailable"}
+    for name, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, errors.SqlmigError) and name not in bases:
+            assert f"{name}(" in source.replace(f"class {name}(", ""), f"{name} is never raised"
 
 
 def test_json_errors_are_the_errors_data(sqlmig, mig_dir):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from sqlmig.cli.state import CliState, pass_state
 from sqlmig.core.errors import UsageError
 
 _schema_option = click.option(
@@ -49,9 +50,9 @@ def models() -> None:
     is_flag=True,
     help="Write nothing; exit 1 if PATH differs from a fresh generation.",
 )
-@click.pass_context
+@pass_state
 def generate(
-    ctx: click.Context,
+    state: CliState,
     out: Path | None,
     schemas: tuple[str, ...],
     tables: tuple[str, ...],
@@ -59,15 +60,14 @@ def generate(
     check_only: bool,
 ) -> None:
     """Generate a module with one StrEnum per enum type and one BaseModel per table."""
-    from sqlmig.cli.root import _json, _settings
     from sqlmig.models.api import generate as run
 
-    settings = _settings(ctx)
+    settings = state.settings()
     target = out or (Path(settings.models_out) if settings.models_out else None)
     if target is None:
         raise UsageError("say where to write: --out PATH, or [tool.sqlmig] models_out.")
     result = run(settings, target, schemas, _tables(tables), views=views, write=not check_only)
-    if _json(ctx):
+    if state.as_json:
         click.echo(
             json.dumps(
                 {
@@ -85,7 +85,7 @@ def generate(
         what = f"{result.enums} enum(s), {result.models} model(s)"
         click.echo(f"{'wrote' if result.changed else 'unchanged:'} {result.path} ({what})")
     if check_only and result.changed:
-        ctx.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @models.command()
@@ -98,24 +98,23 @@ def generate(
 @_schema_option
 @_tables_option
 @_views_option
-@click.pass_context
+@pass_state
 def check(
-    ctx: click.Context,
+    state: CliState,
     module: str | None,
     schemas: tuple[str, ...],
     tables: tuple[str, ...],
     views: bool,
 ) -> None:
     """Exit 1 when the models and the live schema differ, one line per difference."""
-    from sqlmig.cli.root import _json, _settings
     from sqlmig.models.api import check as run
 
-    settings = _settings(ctx)
+    settings = state.settings()
     module = module or settings.models_module
     if not module:
         raise UsageError("say which models: --module NAME, or [tool.sqlmig] models_module.")
     drift = run(settings, module, schemas, _tables(tables), views=views)
-    if _json(ctx):
+    if state.as_json:
         click.echo(
             json.dumps(
                 {"ok": not drift, "module": module, "drift": [d.as_dict() for d in drift]}, indent=2
@@ -130,4 +129,4 @@ def check(
             else f"{module} matches the schema."
         )
     if drift:
-        ctx.exit(1)
+        raise click.exceptions.Exit(1)

@@ -12,25 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sqlmig.cli.state import CliState, pass_state
+
 if TYPE_CHECKING:
     from sqlmig.core.config import Settings
     from sqlmig.progress.store import Connection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from sqlmig.cli.root import _settings as resolve
-
-    return resolve(ctx)
-
-
-def _keep_secret(ctx: click.Context, token: str | None) -> None:
-    """Have the error printer mask the token (it masks the password of each DSN listed)."""
-    obj = ctx.find_root().obj
-    if obj is not None and token:
-        obj["secrets"].append(f"password={token}")
 
 
 def _connect_checked(settings: Settings) -> Connection:
@@ -90,9 +79,9 @@ def _connect_checked(settings: Settings) -> Connection:
     help="Connections served at once (a thread each, streams included); more get 503.",
 )
 @click.option("--access-log", is_flag=True, help="Log every request to stderr (tokens masked).")
-@click.pass_context
+@pass_state
 def serve(
-    ctx: click.Context,
+    state: CliState,
     host: str,
     port: int,
     cors_origins: tuple[str, ...],
@@ -117,7 +106,7 @@ def serve(
     from sqlmig.progress.hub import Hub
     from sqlmig.progress.server import fit_open_file_limit, make_server
 
-    _keep_secret(ctx, token)
+    state.keep_secret(token)
     for origin in cors_origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
             from sqlmig.core.errors import UsageError
@@ -133,7 +122,7 @@ def serve(
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
-    settings = _settings(ctx)
+    settings = state.settings()
     _connect_checked(settings).close()
     dsn = connections.target_dsn(settings)
     connect = store.connector(dsn)
@@ -218,8 +207,8 @@ def demo() -> None:
     ),
     help="Fail on purpose at this stage (to see the error panel).",
 )
-@click.pass_context
-def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: str | None) -> None:
+@pass_state
+def episode(state: CliState, delay_s: float, url: str, title: str, fail_at: str | None) -> None:
     """Create a memory and its task, then run the six episode stages through the reporter.
 
     Prints the progress page's URL first; open it (or `sqlmig tasks watch ID`)
@@ -229,7 +218,7 @@ def episode(ctx: click.Context, delay_s: float, url: str, title: str, fail_at: s
 
     from sqlmig.progress import demo
 
-    with _connect_checked(_settings(ctx)) as conn:
+    with _connect_checked(state.settings()) as conn:
         memory_id, rep = demo.start_episode(conn, title=title)
         base = url.rstrip("/")
         click.echo(f"task {rep.task_id} (memory {memory_id})")
@@ -264,15 +253,15 @@ def tasks() -> None:
     metavar="TOKEN",
     help="Bearer token of the server [env: SQLMIG_TOKEN].",
 )
-@click.pass_context
-def watch(ctx: click.Context, task_id: str, url: str, token: str | None) -> None:
+@pass_state
+def watch(state: CliState, task_id: str, url: str, token: str | None) -> None:
     """Show a task's progress as a terminal bar until it finishes (exit 1 if it fails).
 
     Reconnects by itself (with Last-Event-ID) when the connection drops.
     """
     from sqlmig.progress.watch import watch as follow
 
-    _keep_secret(ctx, token)
+    state.keep_secret(token)
     final = follow(url, task_id, token=token or None)
     if final is None:
         click.echo("The task had already finished.")

@@ -10,7 +10,6 @@ password never leaves this module.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -23,6 +22,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg import errors, sql
 
+from sqlmig.core.backoff import Backoff
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import libpq_params, parse_dsn, redact, secrets_for
@@ -171,47 +171,30 @@ def connect(
     found = target(settings)
     started = time.monotonic()
     deadline = started + wait_s
-    delay, attempt = _FIRST_DELAY_S, 0
+    backoff, attempt = Backoff(_FIRST_DELAY_S, _MAX_DELAY_S), 0
     while True:
         attempt += 1
         timeout = _connect_timeout(deadline - time.monotonic()) if wait_s else None
         try:
             if create_db:
                 _create_database(found.dsn, timeout)
-            return _open(found.dsn, timeout)
+            return open_connection(found.dsn, connect_timeout=timeout, pinned=True)
         except psycopg.OperationalError as exc:
             now = time.monotonic()
             kind = _classify(exc)
             if kind != "transient" or now >= deadline:
                 raise _unreachable(found, exc, kind, attempt, now - started, wait_s) from None
-            pause = min(delay, deadline - now)
+            pause = backoff.next(deadline - now)
             if settings.notify:
                 settings.notify(
                     Retrying(attempt, now - started, wait_s, pause, _first_line(exc, found))
                 )
             time.sleep(pause)
-            delay = min(delay * 2, _MAX_DELAY_S)
 
 
 def _connect_timeout(remaining_s: float) -> int:
     """Keep one attempt from running far past the deadline (libpq's minimum is 2 s)."""
     return max(2, min(_DEFAULT_CONNECT_TIMEOUT, math.ceil(remaining_s)))
-
-
-def _open(dsn: str, timeout: int | None = None, **overrides: str) -> Connection[tuple[object, ...]]:
-    # prepare_threshold=None: nothing of psycopg's own may outlive a file's
-    # session reset, so it keeps no prepared statements.
-    params: dict[str, object] = {
-        "application_name": "sqlmig",
-        "autocommit": True,
-        "prepare_threshold": None,
-    }
-    given = parse_dsn(dsn)
-    if "connect_timeout" not in given:
-        params["connect_timeout"] = timeout or _DEFAULT_CONNECT_TIMEOUT
-    params["options"] = _session_options(given.get("options"))
-    params.update(overrides)
-    return psycopg.connect(dsn, **params)  # type: ignore[arg-type]
 
 
 def open_connection(
@@ -250,6 +233,11 @@ def create_database(dsn: str, name: str, *, connect_timeout: int | None = None) 
     for maintenance in ("postgres", "template1"):
         try:
             with open_connection(dsn, connect_timeout=connect_timeout, dbname=maintenance) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+                if found:
+                    return False
                 try:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 except (errors.DuplicateDatabase, errors.UniqueViolation):
@@ -279,7 +267,7 @@ def _session_options(given: object) -> str:
 
 def _create_database(dsn: str, timeout: int | None) -> None:
     try:
-        with _open(dsn, timeout):
+        with open_connection(dsn, connect_timeout=timeout):
             return
     except psycopg.OperationalError as exc:
         if _classify(exc) != "no-database":
@@ -287,18 +275,7 @@ def _create_database(dsn: str, timeout: int | None) -> None:
     name = parse_dsn(dsn).get("dbname")
     if not name:
         raise UsageError("--create-db needs a database name in the DSN (dbname=... or /name).")
-    last: psycopg.OperationalError | None = None
-    for maintenance in ("postgres", "template1"):
-        try:
-            with _open(dsn, timeout, dbname=maintenance) as conn:
-                # created concurrently by another runner
-                with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
-                return
-        except psycopg.OperationalError as exc:
-            last = exc
-    assert last is not None
-    raise last
+    create_database(dsn, str(name), connect_timeout=timeout)
 
 
 _AUTH = re.compile(

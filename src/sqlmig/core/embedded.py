@@ -10,7 +10,6 @@ imports nothing heavy.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -118,16 +117,9 @@ def _server(pgdata: Path) -> None:
 
 
 def _create_database(url: str) -> None:
-    import psycopg
-    from psycopg import errors, sql
+    from sqlmig.core.connections import create_database
 
-    admin = url.replace(f"/{DATABASE}?", "/postgres?", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-            return
-        # another sqlmig process created it first
-        with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    create_database(url, DATABASE)
 
 
 def _gitignore(state_dir: Path) -> None:

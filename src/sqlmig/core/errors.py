@@ -3,6 +3,15 @@
 No click here: the CLI catches :class:`SqlmigError` in one place and prints
 ``Error: <message>`` (or, in JSON, :meth:`SqlmigError.as_dict`). Messages are
 complete sentences that say what to do next; structured fields ride along.
+
+    SqlmigError
+    ├── UsageError (2) ── ScriptError           bad arguments, configuration, files
+    ├── PlanRefused (1)                         the ledger and the files disagree
+    ├── MigrationFailed (1)                     a migration raised an error
+    └── Unavailable (3)                         something needed is not there now
+        ├── DatabaseUnavailable ── ConnectionLost
+        ├── LockNotAcquired
+        └── ProgressServerUnreachable
 """
 
 from __future__ import annotations
@@ -38,17 +47,21 @@ class ScriptError(UsageError):
     """A migration file (or the set of them) is malformed; nothing has run."""
 
 
-class DatabaseUnavailable(SqlmigError):
-    """The database could not be reached (also the base of the other exit-3 errors)."""
+class Unavailable(SqlmigError):
+    """Something sqlmig needs could not be reached or held; trying again later may work."""
 
     exit_code = 3
 
 
-class LockNotAcquired(DatabaseUnavailable):
+class DatabaseUnavailable(Unavailable):
+    """The database could not be reached."""
+
+
+class LockNotAcquired(Unavailable):
     """Another runner held the migration lock for longer than the lock timeout."""
 
 
-class ProgressServerUnreachable(DatabaseUnavailable):
+class ProgressServerUnreachable(Unavailable):
     """`sqlmig serve` could not be reached (tasks watch)."""
 
 

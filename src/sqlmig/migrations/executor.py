@@ -34,17 +34,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from sqlmig.core.errors import ConnectionLost, MigrationFailed, ScriptError
-from sqlmig.migrations import ledger
+from sqlmig.core.errors import MigrationFailed, ScriptError
+from sqlmig.core.paths import display_path
+from sqlmig.migrations import failures, ledger
 from sqlmig.migrations import statements as stmts
-from sqlmig.migrations.events import Event, Finished, Sink, Started, WaitingForLock
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
 
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
 #: The ledger change for a file, given its execution time as an SQL expression and,
 #: for a transactional file, an expression for its text as the server received it.
 Finish = Callable[[sql.Composable, sql.Composable | None], sql.Composed]
-
-__all__ = ["Event", "Finish", "Finished", "Prepared", "Sink", "Started", "WaitingForLock"]
 
 _PREFIX = "BEGIN;\n"
 _RECEIVED_HEAD = sql.SQL(
@@ -79,14 +76,6 @@ class Prepared:
 
     file: SqlFile
     statements: list[stmts.Statement] | None
-
-
-def display_path(path: Path) -> str:
-    """The path as a user would type it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
@@ -181,7 +170,7 @@ def run_file(
         try:
             conn.execute(on_start)
         except psycopg.Error as exc:
-            raise _ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
+            raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
     whole = prepared.statements is None
     statements = prepared.statements or [stmts.Statement(0, prepared.file.body)]
     cur = conn.cursor()
@@ -191,14 +180,14 @@ def run_file(
             cur.execute(statement.text, prepare=False)
         except psycopg.Error as exc:
             if conn.broken:
-                raise _lost(prepared.file, pid, statement.offset, verb) from exc
+                raise failures.lost_connection(prepared.file, pid, statement.offset, verb) from exc
             if conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")  # the file's own BEGIN block, now aborted
             if on_failure:
                 on_failure(_ms(started), not whole)
-            offset = statement.offset + _position(exc)
-            extra = _invalid_indexes(conn, statement)
-            raise _failure(
+            offset = statement.offset + failures.position(exc)
+            extra = failures.invalid_indexes(conn, statement)
+            raise failures.failure(
                 prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
         if on_statement is not None:
@@ -219,8 +208,10 @@ def run_file(
         conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(elapsed), None))
     except psycopg.Error as exc:
         if conn.broken:
-            raise _lost(prepared.file, pid, len(prepared.file.body), verb) from exc
-        raise _ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
+            raise failures.lost_connection(
+                prepared.file, pid, len(prepared.file.body), verb
+            ) from exc
+        raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
     return elapsed
 
 
@@ -250,18 +241,18 @@ def _run_in_transaction(
         conn.execute(message, prepare=False)
     except psycopg.Error as exc:
         if conn.broken:
-            raise _lost(prepared.file, pid, None, verb) from exc
+            raise failures.lost_connection(prepared.file, pid, None, verb) from exc
         if conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
         if ledger.is_ledger_error(exc):
-            raise _ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
+            raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
         position = exc.diag.statement_position
         if position:
             offset = int(position) - 1 - len(_PREFIX)
             if not 0 <= offset <= len(body):
                 parsed = stmts.parse_error(body)
                 if parsed is not None:  # the file's own syntax error, seen past its end
-                    raise _failure(
+                    raise failures.failure(
                         prepared.file,
                         exc,
                         parsed[0],
@@ -269,13 +260,15 @@ def _run_in_transaction(
                         verb=verb,
                         message=parsed[1],
                     ) from exc
-                raise _ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
-            raise _failure(prepared.file, exc, offset, rolled_back=True, verb=verb) from exc
-        located = _locate(conn, prepared, exc)
+                raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
+            raise failures.failure(prepared.file, exc, offset, rolled_back=True, verb=verb) from exc
+        located = failures.locate(conn, prepared.file, prepared.statements, exc)
         if located is None:
-            raise _failure(prepared.file, exc, None, rolled_back=True, verb=verb) from exc
+            raise failures.failure(prepared.file, exc, None, rolled_back=True, verb=verb) from exc
         offset, replayed = located
-        raise _failure(prepared.file, replayed, offset, rolled_back=True, verb=verb) from exc
+        raise failures.failure(
+            prepared.file, replayed, offset, rolled_back=True, verb=verb
+        ) from exc
 
 
 def _run_statementwise(
@@ -299,207 +292,26 @@ def _run_statementwise(
                 cur.execute(statement.text, prepare=False)
             except psycopg.Error as exc:
                 if conn.broken:
-                    raise _lost(file, pid, None, verb) from exc
-                offset = statement.offset + _position(exc)
-                raise _failure(file, exc, offset, rolled_back=True, verb=verb) from exc
+                    raise failures.lost_connection(file, pid, None, verb) from exc
+                offset = statement.offset + failures.position(exc)
+                raise failures.failure(file, exc, offset, rolled_back=True, verb=verb) from exc
             on_statement(statement, _ms(began))
         try:
             conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(_ms(started)), None))
         except psycopg.Error as exc:
             if conn.broken:
-                raise _lost(file, pid, None, verb) from exc
-            raise _ledger_failure(conn, file, exc, verb, ran=True) from exc
+                raise failures.lost_connection(file, pid, None, verb) from exc
+            raise failures.ledger_failure(conn, file, exc, verb, ran=True) from exc
         try:
             conn.execute("COMMIT")
         except psycopg.Error as exc:  # e.g. a deferred constraint
             if conn.broken:
-                raise _lost(file, pid, None, verb) from exc
-            raise _failure(file, exc, None, rolled_back=True, verb=verb) from exc
+                raise failures.lost_connection(file, pid, None, verb) from exc
+            raise failures.failure(file, exc, None, rolled_back=True, verb=verb) from exc
     finally:
         if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
 
 
-def _lost(file: SqlFile, pid: int, offset: int | None, verb: str) -> ConnectionLost:
-    """The connection broke while ``file`` ran; the runner asks the database what stuck."""
-    where = display_path(file.path)
-    if offset is not None and not file.transactional:
-        line, column = stmts.line_column(file.body, offset)
-        where += f":{line}:{column}"
-    return ConnectionLost(
-        f"{where}: the connection to the server was lost while {file.path.name} ran.",
-        path=display_path(file.path),
-        backend_pid=pid,
-        transactional=file.transactional,
-        verb=verb,
-    )
-
-
-def _ledger_failure(
-    conn: Connection[tuple[object, ...]],
-    file: SqlFile,
-    exc: psycopg.Error,
-    verb: str,
-    *,
-    ran: bool,
-) -> MigrationFailed:
-    """The ledger write of ``file`` failed: lock lost, a concurrent row, or anything else."""
-    path = display_path(file.path)
-    name = file.path.name
-    primary = exc.diag.message_primary or str(exc).strip()
-    if file.transactional:
-        outcome = f"{name} was rolled back: nothing of it was applied."
-    elif ran:
-        outcome = (
-            f"{name} runs without a transaction: its statements ran and stay applied, "
-            "but the ledger still marks it failed. Check the database, then run `sqlmig repair`."
-        )
-    else:
-        outcome = f"{name} did not start: nothing of it ran."
-    if ledger.is_lock_lost(exc):
-        text = (
-            f"{path}: sqlmig's migration lock was released while {name} ran "
-            "(pg_advisory_unlock_all(), pg_advisory_unlock(...) or DISCARD ALL in the file?), so "
-            f"another runner may be running it now; sqlmig stops. {outcome} "
-            "Remove the call from the file, then run `sqlmig " + verb + "` again."
-        )
-    elif ledger.is_duplicate_row(exc):
-        text = (
-            f"{path}: another runner recorded version {name.split('-', 1)[0]} at the same time "
-            f"(it must have taken the migration lock while this one lost it); sqlmig stops. "
-            f"{outcome} Run `sqlmig status` to see the ledger."
-        )
-    else:
-        action = "recording it in" if verb == "apply" else "updating"
-        text = (
-            f"{path}: {name} ran, but {action} the ledger failed: ERROR {exc.sqlstate}: "
-            f"{primary}. {outcome}"
-        )
-    return MigrationFailed(
-        text,
-        path=path,
-        sqlstate=exc.sqlstate,
-        server_message=primary,
-        detail=exc.diag.message_detail,
-        hint=exc.diag.message_hint,
-    )
-
-
-def _invalid_indexes(conn: Connection[tuple[object, ...]], statement: stmts.Statement) -> str:
-    """After a failed CREATE INDEX CONCURRENTLY: the INVALID index it left, and its cure."""
-    target = stmts.concurrent_index(statement)
-    if target is None or conn.broken:
-        return ""
-    schema, table, index = target
-    relation = (sql.Identifier(schema, table) if schema else sql.Identifier(table)).as_string(conn)
-    cur = conn.execute(
-        "SELECT i.indexrelid::pg_catalog.regclass::text FROM pg_catalog.pg_index i"
-        " JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-        " WHERE NOT i.indisvalid AND i.indrelid = pg_catalog.to_regclass(%s)"
-        " AND (%s::text IS NULL OR c.relname = %s)",
-        (relation, index, index),
-    )
-    names = [str(name) for (name,) in cur]
-    if not names:
-        return ""
-    drops = " ".join(f"DROP INDEX CONCURRENTLY {name};" for name in names)
-    return (
-        f"  sqlmig: CREATE INDEX CONCURRENTLY left the INVALID index {', '.join(names)}; "
-        f"clear it with: {drops}"
-    )
-
-
-def _locate(
-    conn: Connection[tuple[object, ...]], prepared: Prepared, error: psycopg.Error
-) -> tuple[int, psycopg.Error] | None:
-    """Find the failing statement by re-running the file's statements, then rolling back."""
-    statements = prepared.statements or stmts.split(prepared.file.body)
-    if not statements:
-        return None
-    cur = conn.cursor()
-    found: tuple[int, psycopg.Error] | None = None
-    try:
-        with conn.transaction(force_rollback=True):
-            for statement in statements:
-                try:
-                    cur.execute(statement.text, prepare=False)
-                except psycopg.Error as exc:
-                    if exc.sqlstate == error.sqlstate:
-                        found = (statement.offset + _position(exc), exc)
-                    break
-    except psycopg.Error:
-        return None
-    return found
-
-
-def _position(error: psycopg.Error) -> int:
-    """The 0-based character offset the server reported within the statement, or 0."""
-    position = error.diag.statement_position
-    return int(position) - 1 if position else 0
-
-
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _failure(
-    file: SqlFile,
-    error: psycopg.Error,
-    offset: int | None,
-    *,
-    rolled_back: bool,
-    verb: str = "apply",
-    extra: str = "",
-    message: str | None = None,
-) -> MigrationFailed:
-    diag = error.diag
-    line, column = stmts.line_column(file.body, offset or 0)
-    path = display_path(file.path)
-    sqlstate = error.sqlstate
-    primary = message or diag.message_primary or str(error).strip()
-    where = f"{path}:{line}:{column}: " if offset is not None else f"{path}: "
-    parts = [where + (f"ERROR {sqlstate}: " if sqlstate else "") + primary]
-    for label, value in (
-        ("DETAIL", diag.message_detail),
-        ("HINT", diag.message_hint),
-        ("CONTEXT", diag.context),
-    ):
-        if value:
-            parts.append(f"  {label}: {value.strip()}")
-    if sqlstate == "25001":  # active_sql_transaction: e.g. CREATE INDEX CONCURRENTLY
-        parts.append(
-            "  sqlmig: this statement cannot run inside a transaction; put "
-            "`-- sqlmig: no-transaction` on the file's first line (and keep such files small)."
-        )
-    if extra:
-        parts.append(extra)
-    if offset is not None:
-        parts.append(stmts.excerpt(file.body, line, column))
-    else:
-        parts.append("  (the failing statement could not be located: re-running it did not fail)")
-    again = "sqlmig apply" if verb == "apply" else "sqlmig rollback"
-    if rolled_back:
-        parts.append(
-            f"{file.path.name} was rolled back: nothing of it was applied, and later files "
-            f"did not run. Fix the file, then run `{again}` again."
-        )
-    else:
-        undo = (
-            "Finish or undo it by hand, then run `sqlmig repair` and `sqlmig apply`."
-            if verb == "apply"
-            else "Finish undoing it by hand; `sqlmig repair` then forgets its ledger row."
-        )
-        parts.append(
-            f"{file.path.name} runs without a transaction: statements before line {line} "
-            f"stay applied and the ledger marks it failed. {undo}"
-        )
-    return MigrationFailed(
-        "\n".join(parts),
-        path=path,
-        line=line if offset is not None else 0,
-        column=column if offset is not None else 0,
-        sqlstate=sqlstate,
-        server_message=primary,
-        detail=diag.message_detail,
-        hint=diag.message_hint,
-    )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from sqlmig.core.backoff import Backoff
 from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.core.errors import LockNotAcquired
 
@@ -361,7 +362,7 @@ def _try_lock(conn: Connection[tuple[object, ...]]) -> bool:
 
 def _wait_for_lock(conn: Connection[tuple[object, ...]], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    delay = _FIRST_POLL_S
+    backoff = Backoff(_FIRST_POLL_S, _MAX_POLL_S, factor=1.5)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -370,7 +371,6 @@ def _wait_for_lock(conn: Connection[tuple[object, ...]], timeout_s: float) -> No
                 "wait for it to finish or raise --lock-timeout "
                 f"(pg_locks shows the holder: advisory lock objid {_LOCK_OBJID})."
             )
-        time.sleep(min(delay, left))
+        time.sleep(backoff.next(left))
         if _try_lock(conn):
             return
-        delay = min(delay * 1.5, _MAX_POLL_S)

@@ -1,0 +1,211 @@
+"""The migration commands: ``apply``, ``status``, ``verify``, ``rollback``, ``new``,
+``baseline``, ``repair``: options in, :mod:`sqlmig.migrations` called, results rendered.
+
+Only click is imported at module level; the library is imported inside each
+command, so ``sqlmig --help`` never loads psycopg.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sqlmig.cli.render import ProgressLines, plan_json, refusal_json, render_plan
+from sqlmig.cli.state import CliState, pass_state
+
+
+@click.command()
+@click.option("--target", type=int, metavar="V", help="Apply up to and including version V.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the SQL; change nothing.")
+@click.option("--create-db", is_flag=True, help="Create the target database if it is missing.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=0,
+    metavar="SECONDS",
+    help="Keep trying to connect until SECONDS have passed (container start-up); "
+    "authentication errors fail at once.",
+)
+@click.option(
+    "--out-of-order", is_flag=True, help="Also apply files older than the newest applied one."
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout_s",
+    type=float,
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another runner's lock.",
+)
+@pass_state
+def apply(
+    state: CliState,
+    target: int | None,
+    dry_run: bool,
+    create_db: bool,
+    wait_s: float,
+    out_of_order: bool,
+    lock_timeout_s: float,
+) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    from sqlmig.migrations.api import apply as run
+
+    as_json = state.as_json
+    verbosity = state.verbosity
+    sink = None if as_json or dry_run else ProgressLines(verbosity=verbosity)
+    result = run(
+        state.settings(),
+        target=target,
+        dry_run=dry_run,
+        create_db=create_db,
+        wait_s=wait_s,
+        out_of_order=out_of_order,
+        lock_timeout_s=lock_timeout_s,
+        sink=sink,
+        statement_timing=verbosity > 0 and not as_json,
+    )
+    if as_json:
+        state.dump(
+            {
+                "dry_run": result.dry_run,
+                "pending": [s.filename for s in result.to_apply],
+                "applied": [
+                    {"version": s.version, "name": s.name, "execution_ms": ms}
+                    for s, ms in result.applied
+                ],
+            },
+        )
+        return
+    if dry_run:
+        if not result.to_apply:
+            click.echo("Nothing to apply (dry run).")
+        for script in result.to_apply:
+            mode = "" if script.up.transactional else " (no transaction)"
+            click.echo(f"-- sqlmig dry run: would apply {script.filename}{mode}")
+            click.echo(script.body.rstrip("\n") + "\n")
+        if result.to_apply:
+            click.echo(f"-- {len(result.to_apply)} migration(s) would run; nothing was changed.")
+        return
+    if not result.applied:
+        counts = result.plan.counts()
+        click.echo(f"Nothing to apply: {counts['applied']} migration(s) already applied.")
+    else:
+        total_ms = sum(ms for _, ms in result.applied)
+        click.echo(f"Applied {len(result.applied)} migration(s) in {total_ms / 1000:.2f} s.")
+
+
+@click.command()
+@pass_state
+def status(state: CliState) -> None:
+    """Show the state of every migration (applied, pending, modified, ...)."""
+    from sqlmig.migrations.api import status as run
+
+    plan = run(state.settings())
+    if state.as_json:
+        state.dump({"migrations": plan_json(plan), "counts": plan.counts()})
+    else:
+        render_plan(plan)
+
+
+@click.command()
+@click.option("--strict", is_flag=True, help="Pending migrations fail the check too.")
+@pass_state
+def verify(state: CliState, strict: bool) -> None:
+    """Exit 1 when an applied file was modified, is missing, or failed."""
+    from sqlmig.migrations.api import verify as run
+
+    plan, problems = run(state.settings(), strict=strict)
+    if state.as_json:
+        state.dump(
+            {
+                "ok": not problems,
+                "problems": [refusal_json(r) for r in problems],
+                "counts": plan.counts(),
+            },
+        )
+    else:
+        for r in problems:
+            click.echo(f"{r.entry.state.value:<12} {r.entry.filename}: {r.reason}")
+            if r.diff:
+                click.echo(r.diff.rstrip("\n"))
+        pending = len(plan.to_apply())
+        if not problems:
+            note = f" ({pending} pending; --strict fails on those)" if pending else ""
+            click.echo(f"OK: every applied migration matches its file{note}.")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option(
+    "--to",
+    "to_version",
+    type=int,
+    required=True,
+    metavar="V",
+    help="Roll back every applied version above V (V itself stays).",
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout_s",
+    type=float,
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another runner's lock.",
+)
+@pass_state
+def rollback(state: CliState, to_version: int, lock_timeout_s: float) -> None:
+    """Run down files in reverse, down to but not including version V."""
+    from sqlmig.migrations.api import rollback as run
+
+    done = run(
+        state.settings(),
+        to_version,
+        lock_timeout_s=lock_timeout_s,
+        sink=ProgressLines("rolled back", state.verbosity),
+    )
+    click.echo(f"Rolled back {len(done)} migration(s)." if done else "Nothing to roll back.")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--down", is_flag=True, help="Also create the .down.sql file.")
+@pass_state
+def new(state: CliState, name: str, down: bool) -> None:
+    """Scaffold the next numbered migration file named NAME."""
+    from sqlmig.migrations.api import new_script
+
+    for path in new_script(state.settings(), name, down=down):
+        click.echo(f"created {path}")
+
+
+@click.command()
+@click.argument("version", type=int)
+@pass_state
+def baseline(state: CliState, version: int) -> None:
+    """Adopt an existing database: mark files up to VERSION applied without running them."""
+    from sqlmig.migrations.api import baseline as run
+
+    adopted = run(state.settings(), version)
+    click.echo(f"Baselined {len(adopted)} migration(s) up to version {version}; nothing ran.")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be repaired; change nothing.")
+@pass_state
+def repair(state: CliState, dry_run: bool) -> None:
+    """Accept reviewed edits (recorded as such; no SQL runs), drop failed and missing rows."""
+    from sqlmig.migrations.api import repair as run
+
+    actions = run(state.settings(), dry_run=dry_run)
+    prefix = "would have " if dry_run else ""
+    for entry, what in actions:
+        click.echo(f"{entry.filename}: {prefix}{what}")
+    if not actions:
+        click.echo("Nothing to repair.")
+    elif dry_run:
+        click.echo(f"Would repair {len(actions)} row(s) (dry run: nothing was changed).")
+    else:
+        click.echo(f"Repaired {len(actions)} row(s).")

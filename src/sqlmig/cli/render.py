@@ -1,0 +1,141 @@
+"""How migration results look in a terminal: progress lines and bars, the status table, JSON.
+
+Only click is imported at module level (``sqlmig --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from sqlmig.migrations.api import Refusal
+    from sqlmig.migrations.events import Event
+    from sqlmig.migrations.plan import Plan
+
+
+class ProgressLines:
+    """One line per migration; on a terminal, a bar redrawn in place below them.
+
+    ``verbosity``: -1 (``-q``) prints nothing but the waiting notice, 1 (``-v``)
+    adds each statement's line and time and the server's notices.
+    """
+
+    def __init__(self, verb: str = "applied", verbosity: int = 0) -> None:
+        self.out = sys.stdout
+        self.tty = self.out.isatty() and verbosity == 0
+        self.verb = verb
+        self.verbosity = verbosity
+
+    def __call__(self, event: Event) -> None:
+        from sqlmig.migrations.events import (
+            Finished,
+            ServerNotice,
+            Started,
+            StatementRan,
+            WaitingForLock,
+        )
+
+        if isinstance(event, WaitingForLock):
+            click.echo(
+                "waiting for the migration lock: another sqlmig run holds it "
+                f"(up to {event.timeout_s:g} s, --lock-timeout)"
+            )
+        elif self.verbosity < 0:
+            return
+        elif isinstance(event, StatementRan):
+            first = " ".join(event.text.split())[:60]
+            self._line(
+                f"  {event.script.filename}:{event.line:<5} {event.execution_ms:>7} ms  {first}"
+            )
+        elif isinstance(event, ServerNotice):
+            if self.verbosity > 0:
+                self._line(f"  {event.script.filename}: {event.severity}: {event.message}")
+        elif isinstance(event, Finished):
+            line = f"{self.verb} {event.script.filename:<40} {event.execution_ms:>7} ms"
+            if self.tty:
+                click.echo("\r\x1b[K" + line)
+                if event.index < event.total:
+                    self._bar(event.index, event.total, "")
+            else:
+                self._line(line)
+        elif isinstance(event, Started) and self.tty:
+            self._bar(event.index - 1, event.total, event.script.filename)
+
+    def _line(self, line: str) -> None:
+        # Plain writes (click.echo probes the stream each time), flushed so
+        # container logs show each line as it happens.
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    @staticmethod
+    def _bar(done: int, total: int, label: str) -> None:
+        width = 30
+        filled = width * done // total
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(f"\r\x1b[K[{bar}] {done}/{total} {label}", nl=False)
+
+
+_MARK = {
+    "applied": "[X]",
+    "pending": "[ ]",
+    "out-of-order": "[<]",
+    "modified": "[~]",
+    "missing": "[?]",
+    "failed": "[!]",
+}
+
+
+def plan_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "version": e.version,
+            "name": e.name,
+            "file": e.filename,
+            "state": e.state.value,
+            "checksum": e.script.checksum if e.script else e.row.checksum if e.row else None,
+            "applied_at": e.row.applied_at.isoformat() if e.row else None,
+            "execution_ms": e.row.execution_ms if e.row else None,
+            "edit_accepted": (
+                {
+                    "applied_checksum": e.row.checksum,
+                    "accepted_checksum": e.row.accepted_checksum,
+                    "accepted_at": e.row.accepted_at.isoformat() if e.row.accepted_at else None,
+                    "accepted_by": e.row.accepted_by,
+                }
+                if e.row and e.row.accepted_checksum
+                else None
+            ),
+        }
+        for e in plan.entries
+    ]
+
+
+def render_plan(plan: Plan) -> None:
+    lines = []
+    for e in plan.entries:
+        line = f"{_MARK[e.state.value]} {e.filename:<40} {e.state.value:<12}"
+        if e.row and e.state.value != "pending":
+            line += f" {e.row.applied_at:%Y-%m-%d %H:%M:%S} {e.row.execution_ms:>7} ms"
+            if e.row.accepted_checksum and e.row.accepted_at:
+                line += (
+                    f"  (edit accepted {e.row.accepted_at:%Y-%m-%d %H:%M:%S} by "
+                    f"{e.row.accepted_by}; the edited SQL did not run)"
+                )
+        lines.append(line.rstrip())
+    counts = {k: v for k, v in plan.counts().items() if v}
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
+    lines.append(f"{len(plan.entries)} migration(s): {summary}")
+    click.echo("\n".join(lines))  # one write: status of 1000 files stays instant
+
+
+def refusal_json(r: Refusal) -> dict[str, Any]:
+    return {
+        "version": r.entry.version,
+        "file": r.entry.filename,
+        "state": r.entry.state.value,
+        "reason": r.reason,
+        "diff": r.diff or None,
+    }
