@@ -19,7 +19,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from sqlmig import migrations, models
-from sqlmig.core import config, embedded
+from sqlmig.core import config, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     settings = config.resolve(cwd=ROOT)
     assert settings.models_out, "[tool.sqlmig] models_out is not set"
-    server = args.dsn or embedded.start(ROOT)
+    server = args.dsn or connections.embedded_server(ROOT).url
     name = f"sqlmig_models_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -18,7 +18,7 @@ from support.cli import invoke
 from support.db import query
 from support.secrets import SECRET, url
 
-from sqlmig.core import config, connections
+from sqlmig.core import config, connections, targets
 from sqlmig.core.errors import DatabaseUnavailable
 
 ATTEMPT = re.compile(
@@ -109,17 +109,15 @@ def test_wait_tries_until_the_deadline_and_says_so(mig_dir):
 
 
 def test_the_library_reports_each_attempt_and_the_last_is_at_the_deadline(mig_dir):
-    notices: list[connections.Notice] = []
+    notices: list[targets.Notice] = []
     settings = replace(
         config.resolve("postgresql://u@127.0.0.1:1/db", mig_dir.path), notify=notices.append
     )
     with pytest.raises(DatabaseUnavailable) as info:
         connections.connect(settings, wait_s=1.0)
     target, *retries = notices
-    assert (
-        isinstance(target, connections.Target) and target.shown == "postgresql://u@127.0.0.1:1/db"
-    )
-    assert retries and all(isinstance(n, connections.Retrying) for n in retries)
+    assert isinstance(target, targets.Target) and target.shown == "postgresql://u@127.0.0.1:1/db"
+    assert retries and all(isinstance(n, targets.Retrying) for n in retries)
     assert [n.attempt for n in retries] == list(range(1, len(retries) + 1))
     last = retries[-1]
     # the pause before the final attempt is cut to end exactly at the deadline

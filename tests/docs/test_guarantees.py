@@ -35,7 +35,9 @@ def test_every_guarantee_names_existing_tests() -> None:
             source = path.read_text()
             assert re.search(rf"^def {m['name']}\(", source, re.MULTILINE), m[0]
             if m["case"] and path.name == "test_faults.py":
-                assert (ROOT / "tests" / "migrations" / "faults" / m["case"] / "case.json").is_file(), m[0]
+                assert (
+                    ROOT / "tests" / "migrations" / "faults" / m["case"] / "case.json"
+                ).is_file(), m[0]
             elif m["case"]:
                 assert m["case"] in source, m[0]
 

@@ -16,20 +16,19 @@ def db() -> None:
 @pass_state
 def db_url(state: CliState) -> None:
     """Print the embedded server's URL, starting it if needed."""
-    from sqlmig.core.embedded import start
+    from sqlmig.core.connections import embedded_server
 
-    click.echo(start(state.settings().project_root))
+    click.echo(embedded_server(state.settings().project_root).url)
 
 
 @db.command("start")
 @pass_state
 def db_start(state: CliState) -> None:
     """Start the embedded server (reuses a running one)."""
-    from sqlmig.core.embedded import data_dir, start
+    from sqlmig.core.connections import embedded_server
 
-    root = state.settings().project_root
-    url = start(root)
-    click.echo(f"embedded PostgreSQL running: {url}\ndata: {data_dir(root)}")
+    server = embedded_server(state.settings().project_root)
+    click.echo(f"embedded PostgreSQL running: {server.url}\ndata: {server.data_dir}")
 
 
 @db.command("stop")

@@ -16,7 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from sqlmig.core.config import Settings
-    from sqlmig.core.connections import Notice, Target
+    from sqlmig.core.targets import Notice, Target
 
 
 @dataclass
@@ -75,7 +75,7 @@ class CliState:
     def notice(self, notice: Notice) -> None:
         """Render what connecting reports: the target once (text mode; JSON gets a
         ``database`` field instead) and each failed attempt while --wait retries."""
-        from sqlmig.core.connections import Target
+        from sqlmig.core.targets import Target
 
         if self.quiet:
             if isinstance(notice, Target):

@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING
 from sqlmig.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from sqlmig.core.connections import Notice
+    from sqlmig.core.targets import Notice
 
 DEFAULT_DIR = "migrations"
 #: Where the ledger lives; introspection and drift leave this table out.
 LEDGER_SCHEMA = "public"
 LEDGER_TABLE = "schema_migrations"
+#: Session settings every migration connection starts with (as startup options, so
+#: they survive RESET ALL); a file that changes them is refused before it runs.
+PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
 _KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})

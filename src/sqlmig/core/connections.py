@@ -14,70 +14,26 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import errors, sql
 
 from sqlmig.core.backoff import Backoff
-from sqlmig.core.config import Settings
+from sqlmig.core.config import PINNED_SETTINGS, Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import libpq_params, parse_dsn, redact, secrets_for
+from sqlmig.core.targets import EmbeddedInfo, Retrying, Target
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
+    from sqlmig.core import embedded
+
 _DEFAULT_CONNECT_TIMEOUT = 10
 _FIRST_DELAY_S, _MAX_DELAY_S = 0.25, 2.0
-
-
-@dataclass(frozen=True)
-class EmbeddedInfo:
-    data_dir: Path
-    major: str
-    started: bool  # this command started it; it keeps running afterwards
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a command connects. ``shown`` is safe to print; ``dsn`` is not."""
-
-    dsn: str = field(repr=False)
-    source: str  # "--dsn", "SQLMIG_DSN", ..., "embedded default"
-    shown: str  # a URL without its password, or the embedded server's folder
-    secrets: tuple[str, ...] = field(default=(), repr=False)
-    embedded: EmbeddedInfo | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        server = self.embedded
-        return {
-            "target": self.shown,
-            "source": self.source,
-            "embedded": None
-            if server is None
-            else {
-                "data_dir": str(server.data_dir),
-                "version": server.major,
-                "started_now": server.started,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class Retrying:
-    """An attempt failed with something that may pass (the server is starting)."""
-
-    attempt: int
-    elapsed_s: float
-    wait_s: float
-    delay_s: float  # until the next attempt
-    reason: str  # redacted, one line
-
-
-Notice = Target | Retrying
 
 
 def target(settings: Settings) -> Target:
@@ -95,7 +51,7 @@ def target(settings: Settings) -> Target:
             )
         from sqlmig.core import embedded
 
-        server = embedded.ensure(settings.project_root)
+        server = embedded_server(settings.project_root)
         found = Target(
             server.url,
             settings.dsn_source,
@@ -197,6 +153,15 @@ def _connect_timeout(remaining_s: float) -> int:
     return max(2, min(_DEFAULT_CONNECT_TIMEOUT, math.ceil(remaining_s)))
 
 
+def embedded_server(project_root: Path) -> embedded.Server:
+    """The project's embedded server, started if needed, with its ``sqlmig`` database."""
+    from sqlmig.core import embedded
+
+    server = embedded.ensure(project_root)
+    create_database(server.url, embedded.DATABASE)
+    return server
+
+
 def open_connection(
     dsn: str,
     *,
@@ -257,8 +222,6 @@ def _session_options(given: object) -> str:
     (PostgreSQL 14+) lets the server notice a killed runner during a long
     statement, so its lock and transaction are released promptly.
     """
-    from sqlmig.migrations.statements import PINNED_SETTINGS
-
     pins = [f"-c {name}={value}" for name, value in PINNED_SETTINGS.items()]
     pins.append("-c client_connection_check_interval=2000")
     user = str(given) if given else os.environ.get("PGOPTIONS", "")

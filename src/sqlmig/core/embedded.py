@@ -56,13 +56,11 @@ class Server:
     started: bool  # True: this call started it (and left it running)
 
 
-def start(project_root: Path) -> str:
-    """Start (or reuse) the server and make sure its ``sqlmig`` database exists."""
-    return ensure(project_root).url
-
-
 def ensure(project_root: Path) -> Server:
-    """Like :func:`start`, and say whether this call started the server."""
+    """Start (or reuse) the server, and say whether this call started it.
+
+    The ``sqlmig`` database is made by :func:`sqlmig.core.connections.embedded_server`.
+    """
     url = running_url(project_root)
     started = url is None
     if url is None:
@@ -80,7 +78,6 @@ def ensure(project_root: Path) -> Server:
         url = running_url(project_root)
         if url is None:
             raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} did not come up.")
-    _create_database(url)
     pgdata = data_dir(project_root)
     try:
         major = (pgdata / "PG_VERSION").read_text().strip()
@@ -114,12 +111,6 @@ def _server(pgdata: Path) -> None:
 
         # cleanup_mode=None: the server outlives this process, for the next command.
         get_server(pgdata, cleanup_mode=None)
-
-
-def _create_database(url: str) -> None:
-    from sqlmig.core.connections import create_database
-
-    create_database(url, DATABASE)
 
 
 def _gitignore(state_dir: Path) -> None:

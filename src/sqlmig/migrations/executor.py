@@ -40,6 +40,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from sqlmig.core.config import PINNED_SETTINGS
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
 from sqlmig.migrations import failures, ledger
@@ -131,7 +132,7 @@ def _problem(file: SqlFile, statements: list[stmts.Statement] | None) -> tuple[i
             return bad.offset, bad.text.split()[0].upper() + _TX_ADVICE
     pinned = stmts.pinned_setting_change(file.body, statements)
     if pinned is not None:
-        names = ", ".join(f"{k} = {v}" for k, v in stmts.PINNED_SETTINGS.items())
+        names = ", ".join(f"{k} = {v}" for k, v in PINNED_SETTINGS.items())
         return pinned.offset, pinned.text.split()[0].upper() + _PINNED_ADVICE.format(names=names)
     return None
 

@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmig.core.config import PINNED_SETTINGS
+
 #: Session settings the parser's reading of a file depends on, pinned for every
 #: sqlmig session (startup options) and never changed by a migration.
-PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
 _PINNED_HINTS = ("standard_conforming_strings", "client_encoding", "names")
 _PINNED_WORDS = re.compile(r"standard_conforming_strings|client_encoding|\bnames\b", re.I)
 
