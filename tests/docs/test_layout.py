@@ -140,3 +140,13 @@ def test_the_checker_sees_what_it_should():
     assert "sqlmig.core.errors" in graph["sqlmig.migrations.executor"]
     assert "sqlmig.migrations.api" in graph["sqlmig.migrations"]  # lazy, inside __getattr__
     assert _capability("sqlmig.cli.root") == "cli" and _capability("sqlmig") is None
+
+
+@pytest.mark.parametrize("package", ["sqlmig.migrations", "sqlmig.models", "sqlmig.progress"])
+def test_each_public_api_name_resolves(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert module.__all__
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name}"
