@@ -9,6 +9,7 @@ instant. Every :class:`~sqlmig.core.errors.SqlmigError` is caught in one place
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar, NoReturn
 
 import click
@@ -63,9 +64,10 @@ class _Group(click.Group):
         except SqlmigError as exc:
             _fail(ctx, str(exc), exc.exit_code, exc)
         except Exception as exc:
-            import psycopg
-
-            if not isinstance(exc, psycopg.Error):
+            # Not imported means not a driver error (click's Exit for --help is one
+            # such exception: importing psycopg here would slow every --help).
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is None or not isinstance(exc, psycopg.Error):
                 raise
             code = 3 if isinstance(exc, psycopg.OperationalError) else 1
             _fail(ctx, f"database error: {exc}".strip(), code, exc)
