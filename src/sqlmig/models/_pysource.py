@@ -43,20 +43,31 @@ def split_string(literal: str, width: int) -> list[str]:
 
 
 def docstring(text: str, indent: int) -> list[str]:
-    """Docstring lines (with quotes), wrapped, backslashes and quotes escaped."""
+    """Docstring lines (with quotes), wrapped, backslashes and quotes escaped.
+
+    A quote at either end is padded with a space, as ruff format pads it: at the
+    end it would otherwise close the docstring early.
+    """
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
-    if text.endswith('"'):
-        text += " "
     pad = " " * indent
+    width = WIDTH - indent - 3
     paragraphs = [
-        textwrap.wrap(p, WIDTH - indent - 3, break_on_hyphens=False) or [""]
-        for p in text.split("\n")
+        textwrap.wrap(
+            p,
+            width,
+            break_on_hyphens=False,
+            initial_indent=" " if i == 0 and p.startswith('"') else "",
+        )
+        or [""]
+        for i, p in enumerate(text.split("\n"))
     ]
     lines = [line for para in paragraphs for line in para]
+    if len(lines) == 1 and lines[0].endswith('"'):
+        lines[0] += " "
     if len(lines) == 1 and len(pad) + len(lines[0]) + 6 <= WIDTH:
         return [f'{pad}"""{lines[0]}"""']
     return [
-        f'{pad}"""{lines[0]}',
+        f'{pad}"""{lines[0].rstrip()}',
         *(f"{pad}{line}" if line else "" for line in lines[1:]),
         f'{pad}"""',
     ]
@@ -77,6 +88,8 @@ def sorted_imports(lines: set[str]) -> list[str]:
         for m in sorted(merged)
         if m != "pydantic"
     ]
+    if "pydantic" not in merged:  # a schema without tables: no models
+        return [_wrap_import(line) for line in stdlib]
     third = [f"from pydantic import {', '.join(sorted(merged['pydantic'], key=isort_key))}"]
     return [_wrap_import(line) for line in (*stdlib, "", *third)]
 

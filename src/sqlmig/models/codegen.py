@@ -72,12 +72,9 @@ def build_module(schema: Schema, *, command: str) -> _Module:
     type_classes = names.types
     enum_values = {e.qualified: e.values for e in schema.enums}
 
-    imports: set[str] = {
-        "from pydantic import BaseModel, ConfigDict",
-        "from typing import TYPE_CHECKING, Any",
-    }
+    imports: set[str] = {"from typing import TYPE_CHECKING, Any"}
     if schema.tables or schema.composites:
-        imports.add("from typing import ClassVar")
+        imports |= {"from typing import ClassVar", "from pydantic import BaseModel, ConfigDict"}
     if schema.composites:
         imports.add("from collections.abc import Callable, Sequence")
     if schema.enums:
@@ -177,6 +174,9 @@ def _register_body(schema: Schema, names: naming.ClassNames) -> list[str]:
     def table(kind: str, rows: Sequence[tuple[str, ...]], raw: int = 2) -> list[str]:
         """A tuple of tuples; the first ``raw`` items of each are quoted strings."""
         items = [", ".join(quote(v) if i < raw else v for i, v in enumerate(row)) for row in rows]
+        # One row's comma is not a magic trailing comma: ruff joins the lines when they fit.
+        if len(items) == 1 and len(one := f"    {kind} = (({items[0]}),)") <= WIDTH:
+            return [one.strip()]
         return [f"{kind} = (", *(f"    ({item})," for item in items), ")"]
 
     if enums:
