@@ -5,7 +5,7 @@
 Without --dsn it uses the project's embedded PostgreSQL (starting it if
 needed). The database is created for the run and dropped afterwards. With
 --check nothing is written and the exit code is 1 when the committed file
-differs from a fresh generation (tests/test_models_product.py does the same).
+differs from a fresh generation (as tests/models/test_generate.py checks).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Model generation and drift checks (the models issue), against a real server.
 
-Golden cases live in tests/models/golden/<case>/: schema.sql and the expected
-models.py. SQLMIG_UPDATE_GOLDENS=1 rewrites the expected files on purpose.
+Golden cases live in tests/models/golden/<case>/: schema.sql, the schema
+introspection finds in it (schema.json) and the expected models.py.
+Here each schema.sql is introspected on every server and must give exactly
+schema.json; test_codegen.py renders schema.json into models.py without a
+server. SQLMIG_UPDATE_GOLDENS=1 rewrites schema.json and models.py on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlmig.cli import cli
 from sqlmig.core import config
 from sqlmig.models import api as models_api
 from sqlmig.models.introspect import introspect
+from sqlmig.models.schema import Schema
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -55,8 +59,13 @@ def test_golden(dsn, case):
     expected = folder / "models.py"
     settings = config.resolve(dsn, cwd=ROOT)
     out = expected.relative_to(ROOT)
+    stored = folder / "schema.json"
     if os.environ.get("SQLMIG_UPDATE_GOLDENS") == "1":
+        stored.write_text(models_api.read_schema(settings, views=True).to_json())
         models_api.generate(settings, out, views=True)
+    introspected = models_api.read_schema(settings, views=True)
+    assert introspected.to_json() == stored.read_text(), "regenerate with SQLMIG_UPDATE_GOLDENS=1"
+    assert introspected == Schema.from_json(stored.read_text())
     result = models_api.generate(settings, out, views=True, write=False)
     assert result.text == expected.read_text(), "regenerate with SQLMIG_UPDATE_GOLDENS=1"
     assert not result.changed

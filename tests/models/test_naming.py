@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sqlmig.models import naming
-from sqlmig.models.codegen import _NO_DEFAULT, _NULL, constant_default
+from sqlmig.models.defaults import NO_DEFAULT, NULL, constant_default
 from sqlmig.models.schema import ColumnType
 from sqlmig.models.typemap import python_type
 
@@ -129,8 +129,8 @@ def test_constant_defaults(expression, value):
     "expression", ["now()", "gen_random_uuid()", "nextval('s'::regclass)", "1 + 1"]
 )
 def test_non_constant_defaults(expression):
-    assert constant_default(expression) is _NO_DEFAULT
+    assert constant_default(expression) is NO_DEFAULT
 
 
 def test_null_default():
-    assert constant_default("NULL::text") is _NULL
+    assert constant_default("NULL::text") is NULL

@@ -1,7 +1,8 @@
 """Models: Pydantic v2 modules generated from the live schema, and checked against it.
 
-    introspect.py ─▶ schema.py (the model of a schema) ─▶ naming.py, typemap.py,
-        defaults.py ─▶ codegen.py (templates/) ─▶ a module;   drift.py: module vs schema
+    introspect.py ─▶ schema.py (the model of a schema; JSON) ─▶ naming.py, typemap.py,
+        defaults.py ─▶ codegen.py (_pysource.py, templates/) ─▶ a module
+    drift.py: an imported module vs the schema
 
 The library API (:mod:`sqlmig.models.api`) is re-exported here, imported on first use::
 

@@ -3,31 +3,24 @@
     Schema ──build_module──▶ _Module (names, annotations, defaults; pure)
                                └──jinja2 templates/models.py.j2──▶ {path: text}
 
-Naming and type mapping live in :mod:`sqlmig.models.naming` and :mod:`sqlmig.models.typemap`;
-this module decides defaults (constant column defaults, understood with
-pglast) and line layout, and the template lays the text out. The output is
-deterministic and ruff-formatted, so an unchanged schema regenerates a
-byte-identical file.
+Names come from :mod:`sqlmig.models.naming`, annotations from
+:mod:`sqlmig.models.typemap`, field defaults from :mod:`sqlmig.models.defaults`;
+this module decides what the module holds (fields, imports, ``register()``) and
+the template (shipped as package data) lays it out. The output is deterministic
+and ruff-formatted, so an unchanged schema regenerates a byte-identical file.
 """
 
 from __future__ import annotations
 
-import json
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlmig.models import naming
+from sqlmig.models._pysource import WIDTH, docstring, isort_key, quote, sorted_imports, split_string
+from sqlmig.models.defaults import field_default
 from sqlmig.models.schema import Column, Schema
 from sqlmig.models.typemap import PyType, python_type
-
-WIDTH = 100
-
-_NO_DEFAULT = object()
-_NULL = object()
 
 
 @dataclass
@@ -63,7 +56,7 @@ def render(
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sqlmig", "templates"),
+        loader=jinja2.PackageLoader("sqlmig.models", "templates"),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -79,12 +72,9 @@ def build_module(schema: Schema, *, command: str) -> _Module:
     type_classes = names.types
     enum_values = {e.qualified: e.values for e in schema.enums}
 
-    imports: set[str] = {
-        "from pydantic import BaseModel, ConfigDict",
-        "from typing import TYPE_CHECKING, Any",
-    }
+    imports: set[str] = {"from typing import TYPE_CHECKING, Any"}
     if schema.tables or schema.composites:
-        imports.add("from typing import ClassVar")
+        imports |= {"from typing import ClassVar", "from pydantic import BaseModel, ConfigDict"}
     if schema.composites:
         imports.add("from collections.abc import Callable, Sequence")
     if schema.enums:
@@ -92,16 +82,16 @@ def build_module(schema: Schema, *, command: str) -> _Module:
     enums = [
         _Enum(
             name=enum_classes[e.qualified],
-            doc=_doc(e.comment or f"Values of the PostgreSQL enum {e.qualified}.", 4),
+            doc=docstring(e.comment or f"Values of the PostgreSQL enum {e.qualified}.", 4),
             members=list(
-                zip(naming.enum_member_names(e.values), map(_quote, e.values), strict=True)
+                zip(naming.enum_member_names(e.values), map(quote, e.values), strict=True)
             ),
         )
         for e in schema.enums
     ]
 
     def model(qualified: str, name: str, doc: str, columns: tuple[Column, ...]) -> _Model:
-        built = _Model(name=name, doc=_doc(doc, 4), table=qualified)
+        built = _Model(name=name, doc=docstring(doc, 4), table=qualified)
         py_names = naming.unique([naming.field_name(c.name) for c in columns])
         for column, py_name in zip(columns, py_names, strict=True):
             py = python_type(column.type, type_classes)
@@ -144,10 +134,10 @@ def build_module(schema: Schema, *, command: str) -> _Module:
             "arrays of enums and composite values in the form the models validate.",
             '"""',
         ],
-        imports=_sorted_imports(imports),
+        imports=sorted_imports(imports),
         # __all__ lists the classes; register() is called as module.register(conn), and
         # packages that re-export __all__ (shared_types) should not export a bare "register".
-        names=sorted([*type_classes.values(), *names.models.values()], key=_isort_key),
+        names=sorted([*type_classes.values(), *names.models.values()], key=isort_key),
         enums=enums,
         composites=composites,
         models=models,
@@ -183,7 +173,10 @@ def _register_body(schema: Schema, names: naming.ClassNames) -> list[str]:
 
     def table(kind: str, rows: Sequence[tuple[str, ...]], raw: int = 2) -> list[str]:
         """A tuple of tuples; the first ``raw`` items of each are quoted strings."""
-        items = [", ".join(_quote(v) if i < raw else v for i, v in enumerate(row)) for row in rows]
+        items = [", ".join(quote(v) if i < raw else v for i, v in enumerate(row)) for row in rows]
+        # One row's comma is not a magic trailing comma: ruff joins the lines when they fit.
+        if len(items) == 1 and len(one := f"    {kind} = (({items[0]}),)") <= WIDTH:
+            return [one.strip()]
         return [f"{kind} = (", *(f"    ({item})," for item in items), ")"]
 
     if enums:
@@ -234,7 +227,7 @@ def _field(
     annotation = py.annotation + (" | None" if column.nullable else "")
     kwargs: list[tuple[str, str]] = []
     extra_imports: set[str] = set()
-    default = _default_repr(column, py, enum_classes, enum_values)
+    default = field_default(column, py, enum_classes, enum_values)
     if default is None and column.nullable:
         default = ("default", "None")
     if default is not None:
@@ -244,11 +237,11 @@ def _field(
         if default[1].startswith("UUID("):
             extra_imports.add("from uuid import UUID")
     if py_name != column.name:
-        kwargs.append(("alias", _quote(column.name)))
+        kwargs.append(("alias", quote(column.name)))
     kwargs.extend((k, str(v)) for k, v in py.constraints)
     kwargs.extend(py.options)
     if column.comment:
-        kwargs.append(("description", _quote(column.comment)))
+        kwargs.append(("description", quote(column.comment)))
 
     head = f"    {py_name}: {annotation}"
     if not kwargs:
@@ -263,183 +256,9 @@ def _field(
         line = f"        {key}={value},"
         if len(line) > WIDTH and value.startswith('"'):
             lines.append(f"        {key}=(")
-            lines.extend(f"            {chunk}" for chunk in _split_string(value, WIDTH - 12))
+            lines.extend(f"            {chunk}" for chunk in split_string(value, WIDTH - 12))
             lines.append("        ),")
         else:
             lines.append(line)
     lines.append("    )")
     return "\n".join(lines), True, extra_imports
-
-
-def _default_repr(
-    column: Column,
-    py: PyType,
-    enum_classes: dict[str, str],
-    enum_values: dict[str, tuple[str, ...]],
-) -> tuple[str, str] | None:
-    """("default" | "default_factory", code) for a constant default, else None."""
-    if column.default is None or column.identity or column.generated:
-        return None
-    value = constant_default(column.default)
-    if value is _NO_DEFAULT:
-        return None
-    if value is _NULL:
-        return ("default", "None") if column.nullable else None
-    ctype = column.type
-    if ctype.array_dims:
-        return ("default_factory", "list") if value == "{}" else None
-    if ctype.kind == "enum":
-        if value in enum_values[ctype.name]:
-            labels = enum_values[ctype.name]
-            member = naming.enum_member_names(labels)[labels.index(str(value))]
-            return ("default", f"{enum_classes[ctype.name]}.{member}")
-        return None
-    annotation = py.annotation
-    try:
-        if annotation == "JsonValue" and isinstance(value, str):
-            parsed = json.loads(value)
-            if parsed == {}:
-                return ("default_factory", "dict")
-            if parsed == []:
-                return ("default_factory", "list")
-            if parsed is None or isinstance(parsed, bool | int | float | str):
-                return ("default", _literal(parsed))
-            return None
-        if annotation == "bool":
-            return ("default", repr(_to_bool(value)))
-        if annotation == "int":
-            return ("default", repr(int(str(value))))
-        if annotation == "float":
-            return ("default", repr(float(str(value))))
-        if annotation == "Decimal":
-            return ("default", f'Decimal("{Decimal(str(value))}")')
-        if annotation == "str" and isinstance(value, str):
-            return ("default", _quote(value))
-        if annotation == "UUID" and isinstance(value, str):
-            from uuid import UUID
-
-            return ("default", f'UUID("{UUID(value)}")')
-    except (ValueError, ArithmeticError):
-        return None
-    return None
-
-
-def constant_default(expression: str) -> Any:
-    """The constant a column default evaluates to, or a marker: not constant / NULL."""
-    from pglast import ast, parse_sql
-    from pglast.parser import ParseError
-
-    try:
-        statements = parse_sql(f"SELECT {expression}")
-    except ParseError:
-        return _NO_DEFAULT
-    node = statements[0].stmt.targetList[0].val  # type: ignore[union-attr]
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if not isinstance(node, ast.A_Const):
-        return _NO_DEFAULT
-    if node.isnull:
-        return _NULL
-    val = node.val
-    if isinstance(val, ast.Integer):
-        return val.ival
-    if isinstance(val, ast.Float):
-        return val.fval
-    if isinstance(val, ast.Boolean):
-        return bool(val.boolval)
-    if isinstance(val, ast.String):
-        return val.sval
-    return _NO_DEFAULT
-
-
-def _to_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("t", "true", "y", "yes", "on", "1"):
-        return True
-    if text in ("f", "false", "n", "no", "off", "0"):
-        return False
-    raise ValueError(text)
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, str):
-        return _quote(value)
-    return repr(value)
-
-
-def _quote(text: str) -> str:
-    """A double-quoted Python string literal (JSON escapes are valid Python escapes)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _split_string(literal: str, width: int) -> list[str]:
-    """Split a quoted literal into implicitly concatenated chunks at spaces."""
-    if len(literal) <= width:
-        return [literal]
-    text = json.loads(literal)
-    chunks, current = [], ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if current and len(_quote(candidate + " ")) > width:
-            chunks.append(current + " ")
-            current = word
-        else:
-            current = candidate
-    chunks.append(current)
-    return [_quote(c) for c in chunks]
-
-
-def _doc(text: str, indent: int) -> list[str]:
-    """Docstring lines (with quotes), wrapped, backslashes and quotes escaped."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
-    if text.endswith('"'):
-        text += " "
-    pad = " " * indent
-    paragraphs = [
-        textwrap.wrap(p, WIDTH - indent - 3, break_on_hyphens=False) or [""]
-        for p in text.split("\n")
-    ]
-    lines = [line for para in paragraphs for line in para]
-    if len(lines) == 1 and len(pad) + len(lines[0]) + 6 <= WIDTH:
-        return [f'{pad}"""{lines[0]}"""']
-    return [
-        f'{pad}"""{lines[0]}',
-        *(f"{pad}{line}" if line else "" for line in lines[1:]),
-        f'{pad}"""',
-    ]
-
-
-def _sorted_imports(lines: set[str]) -> list[str]:
-    """isort order (as ruff applies it): stdlib, then third party; plain imports first."""
-    merged: dict[str, set[str]] = {}
-    plain = set()
-    for line in lines:
-        if line.startswith("import "):
-            plain.add(line)
-        else:
-            module, names = line[5:].split(" import ")
-            merged.setdefault(module, set()).update(n.strip() for n in names.split(","))
-    stdlib = sorted(plain) + [
-        f"from {m} import {', '.join(sorted(merged[m], key=_isort_key))}"
-        for m in sorted(merged)
-        if m != "pydantic"
-    ]
-    third = [f"from pydantic import {', '.join(sorted(merged['pydantic'], key=_isort_key))}"]
-    return [_wrap_import(line) for line in (*stdlib, "", *third)]
-
-
-def _isort_key(name: str) -> tuple[int, str]:
-    """isort's force-sort-within-sections order of imported names: CONSTANTS, Classes, others."""
-    if name.isupper() and len(name) > 1:
-        return (0, name)
-    return (1, name) if name[:1].isupper() else (2, name)
-
-
-def _wrap_import(line: str) -> str:
-    if len(line) <= WIDTH:
-        return line
-    head, names = line.split(" import ")
-    body = "".join(f"    {name},\n" for name in names.split(", "))
-    return f"{head} import (\n{body})"

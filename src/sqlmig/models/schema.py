@@ -1,8 +1,9 @@
 """The intermediate schema model: what introspection found, as plain typed data.
 
 It knows nothing of databases or templates, and serialises to and from JSON
-(``Schema.model_dump_json()`` / ``Schema.model_validate_json()``), so golden
-tests and other tools can store and diff it.
+(:meth:`Schema.to_json` / :meth:`Schema.from_json`, exact round trip), so golden
+tests render code from a stored schema without a server, and other tools can
+store and diff it.
 """
 
 from __future__ import annotations
@@ -104,3 +105,12 @@ class Schema(_Frozen):
     enums: tuple[EnumType, ...]
     tables: tuple[Table, ...]
     composites: tuple[CompositeType, ...] = ()  # in dependency order: used before users
+
+    def to_json(self) -> str:
+        """Stable JSON for files and diffs: every field, in declaration order, indented."""
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Schema:
+        """The schema :meth:`to_json` wrote (validated: an unknown key is an error)."""
+        return cls.model_validate_json(text)
