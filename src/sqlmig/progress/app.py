@@ -68,7 +68,7 @@ from sqlmig.core.redact import redact
 from sqlmig.progress import events, masking, store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.hub import CLOSED, ENDED, GONE, RESYNC, Hub, Partial, Subscription
-from sqlmig.progress.store import Pool
+from sqlmig.progress.pool import Pool
 
 log = logging.getLogger("sqlmig.progress")
 
