@@ -266,3 +266,59 @@ def test_watch_client_resumes_after_the_server_restarts(init_dsn):
     assert [m.json()["message"] for m in seen] == ["one", "two", "three", "done"]
     assert final is seen[-1] and final.event == "completed"
     assert any(s.startswith("reconnecting in") for s in states)
+
+
+def test_watch_client_waits_the_servers_retry_hint_then_doubles_up_to_15_s():
+    """Reconnect pauses: the stream's retry: first, doubled each failure, capped at 15 s.
+
+    A plain HTTP server (no database) plays a progress server that streams a
+    retry: hint and hangs up, then answers 503 five times, then 404.
+    """
+    import http.server
+    import threading
+
+    from sqlmig.core.errors import UsageError
+    from sqlmig.progress.watch import follow
+
+    answers = ["stream"] + ["503"] * 5 + ["404"]
+    seen_ids = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen_ids.append(self.headers.get("Last-Event-ID"))
+            answer = answers.pop(0)
+            if answer == "stream":
+                body = b'retry: 3000\nid: 7\nevent: progress\ndata: {"percent": 10}\n\n'
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+            else:
+                body = b'{"error": "try later", "status": %s}' % answer.encode()
+                self.send_response(int(answer))
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    pauses, states = [], []
+    try:
+        with pytest.raises(UsageError, match=r"try later \(HTTP 404\)"):
+            follow(
+                f"http://127.0.0.1:{server.server_address[1]}",
+                str(uuid.uuid4()),
+                on_state=states.append,
+                sleep=pauses.append,
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(TIMEOUT_S)
+    assert pauses == [3.0, 6.0, 12.0, 15.0, 15.0, 15.0]
+    assert seen_ids == [None] + ["7"] * 6  # every reconnect resumes after the last row
+    assert states[0] == "live" and states[1:] == [f"reconnecting in {p:.0f} s" for p in pauses]

@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 
-from sqlmig.progress import store
 from sqlmig.progress.app import Options, ProgressApp
 from sqlmig.progress.events import Message, Parser
 from sqlmig.progress.hub import Hub
+from sqlmig.progress.pool import Pool, connector
 from sqlmig.progress.server import BackgroundServer
 
 TIMEOUT_S = 60.0  # failure guard only; nothing asserts on durations
@@ -33,7 +33,7 @@ TIMEOUT_S = 60.0  # failure guard only; nothing asserts on durations
 @dataclass
 class Stack:
     hub: Hub
-    pool: store.Pool
+    pool: Pool
     server: BackgroundServer
 
     @property
@@ -59,10 +59,10 @@ def progress_server(
     access_log: bool = False,
     max_connections: int | None = None,
 ) -> Iterator[Stack]:
-    connect = store.connector(dsn)
+    connect = connector(dsn)
     hub = Hub(connect, queue_size=queue_size, backoff_s=backoff_s)
     hub.start()
-    pool = store.Pool(connect)
+    pool = Pool(connect)
     options = Options(cors_origins=cors_origins, token=token, heartbeat_s=heartbeat_s)
     app = ProgressApp(hub, pool, options)
     extra: dict[str, Any] = {"access_log": True} if access_log else {}

@@ -101,9 +101,9 @@ def serve(
     import threading
 
     from sqlmig.core import connections
-    from sqlmig.progress import store
     from sqlmig.progress.app import Options, ProgressApp
     from sqlmig.progress.hub import Hub
+    from sqlmig.progress.pool import Pool, connector
     from sqlmig.progress.server import fit_open_file_limit, make_server
 
     state.keep_secret(token)
@@ -125,10 +125,10 @@ def serve(
     settings = state.settings()
     _connect_checked(settings).close()
     dsn = connections.target_dsn(settings)
-    connect = store.connector(dsn)
+    connect = connector(dsn)
     hub = Hub(connect)
     hub.start()
-    pool = store.Pool(connect)
+    pool = Pool(connect)
     try:
         app = ProgressApp(
             hub,

@@ -3,6 +3,7 @@
     pipeline ─▶ reporter.py ─▶ task_progress row + NOTIFY (one transaction)
                                    │
     server.py (threads) ◀─ app.py ◀─ hub.py: ONE LISTEN connection, fan-out ◀─┘
+        │          ├── auth.py (token, cookie), web.py (HTTP errors, JSON, parsing)
         │          └── stream.py (SSE)  └── store.py: task SQL;  pool.py: its connections
         ▼
     EventSource (page.html) · ``sqlmig tasks watch`` (watch.py) · any SSE client

@@ -34,7 +34,8 @@ import contextlib
 import logging
 import os
 import queue
-import random
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 from psycopg import sql
 
+from sqlmig.core.backoff import Backoff
 from sqlmig.core.errors import DatabaseUnavailable, SqlmigError
 from sqlmig.core.redact import redact
 from sqlmig.progress.events import ProgressEvent
@@ -228,8 +230,9 @@ class Hub:
     ) -> None:
         self._connect = connect
         self.queue_size = queue_size
-        self._backoff_min, self._backoff_max = backoff_s
+        self._backoff = Backoff(*backoff_s, jitter=0.2)
         self._idle_check_s = idle_check_s
+        self._wake: tuple[socket.socket, socket.socket] | None = None  # stop() -> listener
         self._subs: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -246,6 +249,7 @@ class Hub:
     def start(self, *, timeout_s: float = 10.0) -> None:
         """Start listening; the first connection's error (if any) is raised here."""
         conn = self._listen()  # first connection in the caller: errors surface at start-up
+        self._wake = socket.socketpair()
         self._thread = threading.Thread(
             target=self._run, args=(conn,), name="sqlmig-progress-hub", daemon=True
         )
@@ -257,8 +261,16 @@ class Hub:
     def stop(self) -> None:
         """Stop the thread, close the connection, end every stream."""
         self._stop.set()
+        wake = self._wake
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                wake[1].send(b"x")
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if wake is not None and not (self._thread and self._thread.is_alive()):
+            self._wake = None
+            for end in wake:
+                end.close()
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
         for sub in subs:
@@ -314,7 +326,6 @@ class Hub:
         return conn
 
     def _run(self, conn: Connection | None) -> None:
-        delay = self._backoff_min
         first = True
         while not self._stop.is_set():
             try:
@@ -327,7 +338,7 @@ class Hub:
                     self._broadcast(RESYNC)
                 first = False
                 self._ready.set()
-                delay = self._backoff_min
+                self._backoff.reset()
                 self._pump(conn)
             except Exception as exc:
                 # Any failure (usually psycopg.OperationalError from a restart) must
@@ -335,15 +346,15 @@ class Hub:
                 self.connected = False
                 self.last_error = redact(str(exc).strip()) or type(exc).__name__
                 expected = isinstance(exc, psycopg.Error | SqlmigError | OSError)
+                pause = self._backoff.next()
                 log.log(
                     logging.WARNING if expected else logging.ERROR,
                     "progress listener lost the database (%s); retrying in %.1f s",
                     self.last_error,
-                    delay,
+                    pause,
                     exc_info=not expected,
                 )
-                self._stop.wait(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self._backoff_max)
+                self._stop.wait(pause)
             finally:
                 if conn is not None and (self._stop.is_set() or not self.connected):
                     with contextlib.suppress(Exception):
@@ -352,10 +363,13 @@ class Hub:
         self.connected = False
 
     def _pump(self, conn: Connection) -> None:
+        assert self._wake is not None  # made before the thread starts, kept while it runs
+        waits_on = [conn.fileno(), self._wake[0].fileno()]
         quiet_since = time.monotonic()
         while not self._stop.is_set():
             got = False
-            for notify in conn.notifies(timeout=0.5):
+            # timeout=0: what has arrived (or was queued during SELECT 1), without waiting.
+            for notify in conn.notifies(timeout=0):
                 got = True
                 self._dispatch(notify.payload)
                 if self._stop.is_set():
@@ -367,6 +381,9 @@ class Hub:
                 # A silent socket may be a dead peer (no FIN after a host crash).
                 conn.execute("SELECT 1")
                 quiet_since = now
+                continue
+            # Wake for the server's bytes or stop()'s, not at a fixed poll interval.
+            select.select(waits_on, [], [], max(0.0, self._idle_check_s - (now - quiet_since)))
 
     def _dispatch(self, payload: str) -> None:
         self.notifications += 1

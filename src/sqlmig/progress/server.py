@@ -42,7 +42,7 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from wsgiref.types import WSGIApplication
 
 from sqlmig.progress import masking
-from sqlmig.progress.app import CONNECTIONS_KEY
+from sqlmig.progress.web import CONNECTIONS_KEY, SOCKET_KEY
 
 log = logging.getLogger(masking.LOGGER)
 
@@ -107,7 +107,7 @@ class _RequestHandler(WSGIRequestHandler):
         if self.server.lend_socket:
             # Lets the hub write stream events straight to this socket
             # (sqlmig.progress.hub.Subscription, direct mode).
-            environ["sqlmig.socket"] = self.connection
+            environ[SOCKET_KEY] = self.connection
         return environ
 
     def handle(self) -> None:
@@ -369,7 +369,8 @@ class BackgroundServer:
         )
         self._thread = threading.Thread(
             target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            # close() waits for the loop's next poll; a short one keeps that wait short.
+            kwargs={"poll_interval": 0.02},
             name="sqlmig-progress-server",
             daemon=True,
         )

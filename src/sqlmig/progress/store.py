@@ -1,4 +1,4 @@
-"""All SQL of the progress feature: tasks, progress rows, memories, and a small pool.
+"""All SQL of the progress feature: tasks and their progress rows.
 
 Every statement is a constant with bound parameters (never string formatting).
 Functions take a connection and return plain data; the caller decides the
@@ -8,33 +8,27 @@ of the appended row fires when that transaction commits).
     reporter ──▶ lock_task / append_progress / mark_* ──▶ commit ──▶ NOTIFY task_progress
     server   ──▶ fetch_task / list_tasks / fetch_events (catch-up) / cancel_task
 
-The server runs these on a :class:`Pool` of a few connections, never on the
-hub's listening connection (that one only LISTENs).
+The server runs these on :class:`sqlmig.progress.pool.Pool`'s few
+connections, never on the hub's listening connection (that one only LISTENs).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from sqlmig.core.errors import DatabaseUnavailable
 from sqlmig.progress.events import TERMINAL_STATUSES, ProgressEvent
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
 
     Connection = _Connection[Any]
-
-T = TypeVar("T")
 
 TASK_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
 CATCH_UP_BATCH = 500
@@ -266,24 +260,7 @@ def cancel_task(
     return CancelOutcome(found=True, cancelled=True, status="CANCELLED", seq=seq)
 
 
-# -- memories (the episode pipeline's rows) -----------------------------------------------
-
-
-# -- connections ------------------------------------------------------------------------------
-
-
-def connector(dsn: str, *, application_name: str = "sqlmig-serve") -> Callable[[], Connection]:
-    """A factory of autocommit connections to ``dsn`` (for the hub and the pool)."""
-    from psycopg import conninfo
-
-    params: dict[str, Any] = {"autocommit": True, "application_name": application_name}
-    if "connect_timeout" not in conninfo.conninfo_to_dict(dsn):
-        params["connect_timeout"] = 5
-
-    def connect() -> Connection:
-        return psycopg.connect(dsn, **params)
-
-    return connect
+# -- the schema ---------------------------------------------------------------------------
 
 
 def has_progress_tables(conn: Connection) -> bool:
@@ -291,80 +268,3 @@ def has_progress_tables(conn: Connection) -> bool:
         "SELECT to_regclass('async_tasks') IS NOT NULL AND to_regclass('task_progress') IS NOT NULL"
     ).fetchone()
     return bool(row and row[0])
-
-
-# -- a small connection pool ---------------------------------------------------------------
-
-
-class Pool:
-    """At most ``size`` autocommit connections shared by the request threads.
-
-    psycopg_pool is not a dependency; this is all the server needs: bounded
-    concurrency, reuse, and one transparent retry when an idle connection
-    turns out dead (the database restarted since it was last used).
-    """
-
-    def __init__(
-        self, connect: Callable[[], Connection], *, size: int = 4, timeout_s: float = 30.0
-    ) -> None:
-        self._connect = connect
-        self._idle: list[Connection] = []
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(size)
-        self._timeout_s = timeout_s
-        self._closed = False
-
-    def run(self, fn: Callable[[Connection], T]) -> T:
-        if not self._slots.acquire(timeout=self._timeout_s):
-            raise DatabaseUnavailable(
-                f"no database connection became free within {self._timeout_s:g} s."
-            )
-        try:
-            return self._run(fn)
-        finally:
-            self._slots.release()
-
-    def _run(self, fn: Callable[[Connection], T]) -> T:
-        while True:
-            conn, reused = self._take()
-            try:
-                result = fn(conn)
-            except psycopg.OperationalError:
-                conn.close()
-                if reused:
-                    continue  # stale; the next one is fresh or also stale, then new
-                raise
-            except BaseException:
-                self._give(conn)
-                raise
-            self._give(conn)
-            return result
-
-    def _take(self) -> tuple[Connection, bool]:
-        with self._lock:
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed and not conn.broken:
-                    return conn, True
-                conn.close()
-        return self._connect(), False
-
-    def _give(self, conn: Connection) -> None:
-        if conn.closed or conn.broken:
-            conn.close()
-            return
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.close()  # a caller left a transaction open: do not hand it on
-            return
-        with self._lock:
-            if not self._closed:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import IO, NoReturn
 from urllib.parse import quote, urlsplit
 
+from sqlmig.core.backoff import Backoff
 from sqlmig.core.errors import ProgressServerUnreachable, SqlmigError, UsageError
 from sqlmig.progress.events import Message, Parser
 
@@ -78,7 +79,7 @@ def follow(
     target = _Target.parse(base_url)
     path = f"{target.prefix}/api/v1/tasks/{quote(task_id, safe='')}/stream"
     parser = Parser()
-    delay_s: float | None = None
+    backoff: Backoff | None = None  # made at the first failure: the server's retry: then
     connected_once = False
     while True:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -95,7 +96,7 @@ def follow(
             if response.status != 200:
                 _raise_for(response.status, response.read(), task_id, retryable=(503,))
             connected_once = True
-            delay_s = None
+            backoff = None
             on_state("live")
             while True:
                 chunk = response.read1(65536)
@@ -113,8 +114,9 @@ def follow(
                 ) from None
         finally:
             conn.close()
-        retry_s = (parser.retry_ms or 1000) / 1000
-        delay_s = retry_s if delay_s is None else min(delay_s * 2, _MAX_BACKOFF_S)
+        if backoff is None:
+            backoff = Backoff((parser.retry_ms or 1000) / 1000, _MAX_BACKOFF_S)
+        delay_s = backoff.next()
         on_state(f"reconnecting in {delay_s:.0f} s")
         sleep(delay_s)
 

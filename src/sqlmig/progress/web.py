@@ -1,0 +1,77 @@
+"""What every route of the progress server shares: HTTP errors, JSON bodies, request parsing.
+
+Errors are JSON (``{"error": ..., "status": ...}``); nothing here ever sends a
+traceback. Every response carries ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs
+from uuid import UUID
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+API = "/api/v1"
+SOCKET_KEY = "sqlmig.socket"  # environ key: the client socket (sqlmig.progress.server only)
+CONNECTIONS_KEY = "sqlmig.connections"  # environ key: (open, limit), from our server only
+ASCII_INT = re.compile(r"[0-9]{1,10}")  # never int() on raw text: it takes '١٢', '²' too
+
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    303: "See Other",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, list(headers)
+
+
+def json_response(
+    start_response: StartResponse,
+    status: int,
+    body: Any,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    data = (json.dumps(body, default=str) + "\n").encode("utf-8")
+    start_response(
+        f"{status} {_REASONS.get(status, 'Error')}",
+        [
+            *headers,
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+    )
+    return [data]
+
+
+def query(environ: WSGIEnvironment) -> dict[str, str]:
+    """The query string's parameters (the last value of a repeated one)."""
+    parsed = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+def task_id(text: str) -> UUID:
+    """The task id of a path, or 400."""
+    try:
+        if len(text) > 64 or not text.isascii():  # UUID() takes fullwidth digits too
+            raise ValueError
+        return UUID(text)
+    except ValueError:
+        shown = text if len(text) <= 64 else text[:64] + "..."
+        raise HTTPError(400, f"malformed task id {shown!r}: expected a UUID.") from None
