@@ -28,8 +28,9 @@ from sqlmig.core.errors import DatabaseUnavailable
 from sqlmig.core.redact import redact
 from sqlmig.progress import events, store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
-from sqlmig.progress.hub import CLOSED, ENDED, GONE, RESYNC, Hub, Partial, Subscription
+from sqlmig.progress.hub import Hub
 from sqlmig.progress.pool import Pool
+from sqlmig.progress.subscription import CLOSED, ENDED, GONE, RESYNC, Partial, Subscription
 from sqlmig.progress.web import ASCII_INT, SOCKET_KEY, HTTPError, query
 
 log = logging.getLogger("sqlmig.progress")
