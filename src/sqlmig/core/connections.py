@@ -214,6 +214,29 @@ def create_database(dsn: str, name: str, *, connect_timeout: int | None = None) 
     raise last
 
 
+def drop_database(dsn: str, name: str, *, connect_timeout: int | None = None) -> None:
+    """DROP DATABASE IF EXISTS ``name`` WITH (FORCE), through a maintenance database."""
+    last: psycopg.OperationalError | None = None
+    for maintenance in ("postgres", "template1"):
+        try:
+            with open_connection(dsn, connect_timeout=connect_timeout, dbname=maintenance) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+                return
+        except psycopg.OperationalError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def with_database(dsn: str, name: str) -> str:
+    """``dsn`` pointing at database ``name`` instead (URL or key=value form)."""
+    from psycopg import conninfo
+
+    return conninfo.make_conninfo(dsn, dbname=name)
+
+
 def _session_options(given: object) -> str:
     """Startup options: the user's (DSN or PGOPTIONS) plus the settings sqlmig pins.
 

@@ -1,0 +1,114 @@
+"""A throwaway database built from the migration files: what ``drift`` compares the target
+with, and where ``check`` rehearses pending files. The target is only read.
+
+    where:   --shadow-dsn (any server) ─▶ else the target's server, when the role may
+             CREATE DATABASE ─▶ else the project's embedded server
+    build:   exactly the versions the target's ledger shows applied (or every file),
+             applied with the same run loop as ``apply`` (a ledger, the lock, one
+             transaction per file)
+    always:  DROP DATABASE ... WITH (FORCE) afterwards, also after an error or Ctrl-C
+
+Usage::
+
+    with shadow.throwaway(settings) as db:
+        shadow.build(settings, db, shadow.applied_versions(settings))
+        ... connect to db.dsn ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import psycopg
+
+from sqlmig.core import connections
+from sqlmig.core.config import Settings
+from sqlmig.core.errors import UsageError
+from sqlmig.migrations import ledger, run
+from sqlmig.migrations.events import Sink
+from sqlmig.migrations.files import Script, load_scripts
+
+PREFIX = "sqlmig_shadow_"
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A throwaway database. ``dsn`` holds secrets; ``where`` is safe to print."""
+
+    dsn: str = field(repr=False)
+    name: str
+    where: str  # "on --shadow-dsn's server", "on the target's server", "on the embedded server"
+
+
+@contextmanager
+def throwaway(settings: Settings, *, shadow_dsn: str | None = None) -> Iterator[Shadow]:
+    """Create a uniquely named empty database, yield it, and always drop it."""
+    name = PREFIX + uuid.uuid4().hex[:12]
+    server, where = _server_for(settings, shadow_dsn, name)
+    try:
+        yield Shadow(connections.with_database(server, name), name, where)
+    finally:
+        connections.drop_database(server, name)
+
+
+def applied_versions(settings: Settings) -> set[int]:
+    """The versions the target's ledger shows applied (read only)."""
+    with connections.connect(settings) as conn:
+        return {row.version for row in ledger.read(conn) if row.success}
+
+
+def build(
+    settings: Settings,
+    db: Shadow,
+    versions: Collection[int] | None = None,
+    *,
+    sink: Sink | None = None,
+) -> list[Script]:
+    """Apply the files of ``versions`` (None: every file) to ``db``, in version order.
+
+    Raises what ``apply`` raises (MigrationFailed with file:line:col) when a file
+    fails there; ScriptError when an applied version has no file any more.
+    """
+    scripts = load_scripts(settings.directory)
+    if versions is not None:
+        missing = sorted(set(versions) - {s.version for s in scripts})
+        if missing:
+            raise UsageError(
+                f"the target's ledger shows version(s) {', '.join(map(str, missing))} applied, "
+                "but no migration file has them: the shadow database cannot be built from the "
+                "files. Restore the files (`sqlmig verify` lists them)."
+            )
+        scripts = [s for s in scripts if s.version in set(versions)]
+    shadow_settings = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
+    with connections.connect(shadow_settings) as conn, ledger.locked(conn, 0):
+        steps = run.apply_steps(conn, scripts)
+        prepared = run.prepare(steps)
+        ledger.ensure(conn)
+        run.run(conn, shadow_settings, steps, prepared, sink=sink)
+    return scripts
+
+
+def _server_for(settings: Settings, shadow_dsn: str | None, name: str) -> tuple[str, str]:
+    """Create ``name`` where the rules say; returns (a DSN of that server, where)."""
+    if shadow_dsn:
+        connections.create_database(shadow_dsn, name)
+        return shadow_dsn, "on --shadow-dsn's server"
+    if settings.dsn is not None:
+        target = connections.target_dsn(settings)
+        try:
+            connections.create_database(target, name)
+            return target, "on the target's server"
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # the role may not CREATE DATABASE: fall back to the embedded server
+    if not settings.embedded:
+        raise UsageError(
+            "no place for the shadow database: the target's role may not CREATE DATABASE and "
+            "the embedded server is off; pass --shadow-dsn (a server where sqlmig may create "
+            "and drop a database)."
+        )
+    server = connections.embedded_server(settings.project_root).url
+    connections.create_database(server, name)
+    return server, "on the embedded server"
