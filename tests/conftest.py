@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +12,13 @@ import pytest
 pytest_plugins = ["plugins.servers", "plugins.cli", "plugins.secrets"]
 
 _SHORT_BASETEMP = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns -n into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Workers share an external server (SQLMIG_TEST_DSN): some tests count its sessions.
+    if os.environ.get("SQLMIG_TEST_DSN") and config.pluginmanager.hasplugin("xdist"):
+        config.option.numprocesses = 0
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
