@@ -117,7 +117,10 @@ def test_fault(case: str, dsn: str, pg_major: int, tmp_path: Path) -> None:
     )
     golden = golden_path(folder, pg_major)
     if os.environ.get("SQLMIG_UPDATE_GOLDENS") == "1":
-        golden.write_bytes(actual.encode())
+        # Atomically: the case's other server may be reading it in another xdist worker.
+        fresh = golden.with_name(f".{golden.name}.{os.getpid()}")
+        fresh.write_bytes(actual.encode())
+        fresh.replace(golden)
     assert actual == golden.read_bytes().decode(), (
         f"stderr differs from {golden.relative_to(FAULTS)} (rewrite with"
         f" SQLMIG_UPDATE_GOLDENS=1 and review the diff)\n--- stderr (normalised):\n{actual}"
