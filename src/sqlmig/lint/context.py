@@ -24,30 +24,36 @@ class RunState:
 @dataclass(frozen=True)
 class Report:
     rule: str
-    offset: int  # byte offset into the file's UTF-8 text (pglast's locations)
+    offset: int  # character offset into the file's text
     message: str
 
 
 @dataclass
 class Context:
-    """One file's pass: its settings so far and the findings of its statements."""
+    """One file's pass: its settings so far, the statement at hand, the findings."""
 
     run: RunState
-    body: bytes
     transactional: bool
     mentions_lock_timeout: bool = False  # the text has the word at all
+    style: bool = False  # an opt-in style rule is enabled
     lock_timeout: bool = False
     lock_timeout_reported: bool = False
-    start: int = 0  # the current statement's byte offset
-    end: int = 0
+    start: int = 0  # the current statement's character offset in the file
+    start_bytes: int = 0  # ... and its byte offset (parse-tree locations are bytes)
+    text: str = ""  # the current statement's text
     reports: list[Report] = field(default_factory=list)
 
     def report(self, rule: str, location: int | None, message: str) -> None:
-        """A finding at a node's location, or at the statement's start."""
-        offset = self.start if location is None or location < 0 else location
-        self.reports.append(Report(rule, offset, message))
+        """A finding at a parse-tree location (bytes into the file), else the statement's start."""
+        if location is None or location < self.start_bytes:
+            offset = 0
+        elif self.text.isascii():
+            offset = location - self.start_bytes
+        else:
+            head = self.text.encode("utf-8")[: location - self.start_bytes]
+            offset = len(head.decode("utf-8", "ignore"))
+        self.reports.append(Report(rule, self.start + offset, message))
 
-    @property
-    def text(self) -> str:
-        """The current statement's text."""
-        return self.body[self.start : self.end].decode("utf-8")
+    def report_at(self, rule: str, offset: int, message: str) -> None:
+        """A finding at a character offset into the statement."""
+        self.reports.append(Report(rule, self.start + offset, message))

@@ -65,7 +65,8 @@ def _blocking(ctx: Context, table: str | None, what: str) -> None:
 
 def create_table(node: Node, ctx: Context) -> None:
     table = nodes.relname(node.get("relation"))
-    style.create_table(node, ctx)
+    if ctx.style:
+        style.create_table(node, ctx)
     if table:
         ctx.run.created.add(table)
 
@@ -144,7 +145,8 @@ def alter_table(node: Node, ctx: Context) -> None:
         definition = cmd.get("def") or {}
         if subtype == "AT_AddColumn":
             column = definition.get("ColumnDef") or {}
-            style.column(column, ctx)
+            if ctx.style:
+                style.column(column, ctx, table)
             if existing:
                 _add_column(str(table), column, ctx)
         elif subtype == "AT_AddConstraint":
@@ -153,7 +155,8 @@ def alter_table(node: Node, ctx: Context) -> None:
             columns = ctx.run.unvalidated.pop((str(table), str(cmd.get("name"))), set())
             ctx.run.proven_not_null |= {(str(table), c) for c in columns}
         elif subtype == "AT_AlterColumnType":
-            style.column(definition.get("ColumnDef") or {}, ctx)
+            if ctx.style:
+                style.column(definition.get("ColumnDef") or {}, ctx, table)
             if existing:
                 ctx.report(
                     "changing-column-type",

@@ -45,9 +45,11 @@ def _check_raise(ctx: Context) -> None:
         message = str(exc.args[0])
         if message not in _RAISE_ERRORS:
             return  # other body errors are the server's to word (and `sqlmig check`'s)
-        at = _failing_raise(text)
-        offset = None if at is None else ctx.start + len(text[:at].encode("utf-8"))
-        ctx.report("raise-placeholder-mismatch", offset, f"{message} (the % count differs)")
+        ctx.report_at(
+            "raise-placeholder-mismatch",
+            _failing_raise(text) or 0,
+            f"{message} (the % count differs)",
+        )
 
 
 def _failing_raise(text: str) -> int | None:

@@ -218,3 +218,11 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+
+#: The opt-in style rules (:mod:`sqlmig.lint.style`).
+STYLE_RULES = (
+    "ban-char-field",
+    "prefer-timestamptz",
+    "prefer-bigint-primary-key",
+    "prefer-identity",
+)

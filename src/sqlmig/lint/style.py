@@ -28,8 +28,8 @@ def create_table(node: Node, ctx: Context) -> None:
                     _small_key(columns[key], ctx, table)
 
 
-def column(column: Node, ctx: Context) -> None:
-    _column(column, ctx, None)
+def column(column: Node, ctx: Context, table: str | None) -> None:
+    _column(column, ctx, table)
 
 
 def _column(column: Node, ctx: Context, table: str | None) -> None:

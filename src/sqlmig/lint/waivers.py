@@ -24,11 +24,11 @@ _WAIVER = "lint-ignore"
 
 @dataclass
 class Waiver:
-    offset: int  # byte offset of the comment
+    offset: int  # character offset of the comment
     rules: tuple[str, ...]
     reason: str | None
     file_level: bool
-    #: The byte span of the statement a statement-level waiver covers, once attached.
+    #: The character span of the statement a statement-level waiver covers, once attached.
     span: tuple[int, int] | None = None
     used: set[str] = field(default_factory=set)
 
@@ -46,8 +46,8 @@ class Header:
     waivers: tuple[Waiver, ...] = ()
 
 
-def read(body: str, encoded: bytes) -> Header:
-    """The directives and waivers of a file (``encoded`` is its UTF-8 text)."""
+def read(body: str) -> Header:
+    """The directives and waivers of a file."""
     if "sqlmig:" not in body:
         return Header()  # the common case, without splitting lines
     directives: set[str] = set()
@@ -63,14 +63,13 @@ def read(body: str, encoded: bytes) -> Header:
         if match is not None:
             words = match["words"]
             if words.startswith(_WAIVER):
-                waivers.append(_waiver(words, _bytes(body, encoded, position), file_level=True))
+                waivers.append(_waiver(words, position, file_level=True))
             else:
                 directives.update(w for w in re.split(r"[\s,]+", words) if w)
         position += len(line)
     if _WAIVER in body[leading_end:]:
         for found in _WAIVER_LINE.finditer(body, leading_end):
-            offset = _bytes(body, encoded, found.start())
-            waivers.append(_waiver(found["words"].strip(), offset, file_level=False))
+            waivers.append(_waiver(found["words"].strip(), found.start(), file_level=False))
     return Header(frozenset(directives), tuple(waivers))
 
 
@@ -87,9 +86,7 @@ def _waiver(words: str, offset: int, *, file_level: bool) -> Waiver:
     return Waiver(offset, rules, reason.strip() or None if reason is not None else None, file_level)
 
 
-def attach(
-    waivers: tuple[Waiver, ...], spans: list[tuple[int, int]], encoded: bytes
-) -> list[Waiver]:
+def attach(waivers: tuple[Waiver, ...], spans: list[tuple[int, int]], body: str) -> list[Waiver]:
     """Tie each statement-level waiver to the statement right below it.
 
     Returns the waivers that sit inside a statement (a dollar-quoted body, say):
@@ -106,12 +103,8 @@ def attach(
             continue
         if index == len(spans):
             continue  # nothing follows: reported as unused
-        between = encoded[waiver.offset : spans[index][0]].decode("utf-8").split("\n")
+        between = body[waiver.offset : spans[index][0]].split("\n")
         # The waiver line, then only comment lines, then the statement's own line.
         if all(line.strip().startswith("--") for line in between[1:-1]) and not between[-1].strip():
             waiver.span = spans[index]
     return inside
-
-
-def _bytes(body: str, encoded: bytes, offset: int) -> int:
-    return offset if len(body) == len(encoded) else len(body[:offset].encode("utf-8"))
