@@ -7,7 +7,9 @@ interleaved (floor, lint, floor, lint, ...), and timed wall-clock:
 
 - floor: a process that imports pglast, reads every file and parses it once
   with ``parser.parse_sql_json`` (the least any parser-based linter must do);
-- lint:  ``sqlmig --dir CORPUS lint --all --format json`` (no database).
+- lint:  ``sqlmig --dir CORPUS lint --all --format json`` (no database);
+
+and each side's start-up alone (the same commands on an empty folder).
 
 Medians and the ratio lint / floor are printed (goal: at most 1.5x) and saved
 to benchmarks/out/lint.json. Also in-process, without interpreter start-up:
@@ -81,11 +83,18 @@ def main() -> None:
     lint_cmd += ["--format", "json"]
     check = subprocess.run(lint_cmd, capture_output=True, text=True, check=False)
     findings = json.loads(check.stdout)
+    empty = corpus.parent / "empty"
+    empty.mkdir()
+    # Start-up alone: each side's process on an empty folder (the CLI imports click & co).
+    floor_start = [sys.executable, "-c", FLOOR, str(empty)]
+    lint_start = [sys.executable, "-m", "sqlmig", "--dir", str(empty), "lint", "--all"]
     timed(floor_cmd), timed(lint_cmd)  # warm the page cache and .pyc files
-    floor, lint = [], []
+    floor, lint, floor_up, lint_up = [], [], [], []
     for _ in range(args.repeat):
         floor.append(timed(floor_cmd))
         lint.append(timed(lint_cmd))
+        floor_up.append(timed(floor_start))
+        lint_up.append(timed(lint_start))
     result = {
         "files": args.n,
         "repeat": args.repeat,
@@ -93,6 +102,8 @@ def main() -> None:
         "floor_s": round(statistics.median(floor), 3),
         "lint_s": round(statistics.median(lint), 3),
         "ratio": round(statistics.median(lint) / statistics.median(floor), 2),
+        "startup_floor_s": round(statistics.median(floor_up), 3),
+        "startup_lint_s": round(statistics.median(lint_up), 3),
         "in_process": {k: round(v, 3) for k, v in in_process(corpus, args.repeat).items()},
     }
     result["in_process"]["ratio"] = round(

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmig.lint import ddl, plpgsql, waivers
 from sqlmig.lint.config import LintConfig
@@ -105,6 +106,28 @@ def _tail(piece: str) -> tuple[int, int | None]:
     return 0, length
 
 
+_DECODER = json.JSONDecoder()
+_RELATION = '"relation":'
+
+
+def _light(kind: str, piece: str, style: bool) -> dict[str, Any] | None:
+    """The few fields the checks read of the commonest DDL, decoding only those.
+
+    CREATE TABLE (without style rules) needs only its table, CREATE INDEX its
+    table and CONCURRENTLY. The first ``"relation":`` key of both is the
+    statement's own (the fields before it are names: a quote inside a JSON
+    string is escaped), and ``concurrent`` is a field of no node an index
+    definition holds. Anything else is decoded whole.
+    """
+    if kind == "IndexStmt" or (kind == "CreateStmt" and not style):
+        at = piece.find(_RELATION)
+        if at < 0:
+            return None
+        relation, _ = _DECODER.raw_decode(piece, at + len(_RELATION))
+        return {"relation": relation, "concurrent": '"concurrent":true' in piece}
+    return None
+
+
 def _wrap(piece: str) -> str:
     return '{"stmt":{"' + piece + "}"
 
@@ -189,7 +212,9 @@ def lint_source(source: Source, run: RunState, config: LintConfig) -> list[Findi
                 ctx.report_at("identifier-too-long", at, message)
         if kind in skip or kind in _NO_TREE:
             continue
-        ((_, node),) = json.loads(_wrap(piece))["stmt"].items()
+        node = _light(kind, piece, ctx.style)
+        if node is None:
+            ((_, node),) = json.loads(_wrap(piece))["stmt"].items()
         for check in CHECKS.get(kind, ()):
             if check_raise or kind not in ("CreateFunctionStmt", "DoStmt"):
                 check(node, ctx)
