@@ -40,6 +40,7 @@ class _Group(click.Group):
         "demo": "sqlmig.cli.progress:demo",
         "tasks": "sqlmig.cli.progress:tasks",
         "help": "sqlmig.cli.help:help_",
+        "lint": "sqlmig.cli.lint:lint",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,2 @@
+-- expect: ban-cluster 2:1
+CLUSTER orders USING orders_pkey;

@@ -1,0 +1,2 @@
+CREATE TABLE scratch (id bigint);
+DROP TABLE scratch;

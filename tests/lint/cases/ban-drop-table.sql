@@ -1,0 +1,2 @@
+-- expect: ban-drop-table 2:1
+DROP TABLE legacy_orders;

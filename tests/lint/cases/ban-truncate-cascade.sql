@@ -1,0 +1,2 @@
+-- expect: ban-truncate-cascade 2:1
+TRUNCATE orders CASCADE;

@@ -1,0 +1,2 @@
+-- sqlmig: no-transaction
+VACUUM (ANALYZE) orders;

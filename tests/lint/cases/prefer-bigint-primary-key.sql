@@ -1,0 +1,2 @@
+-- expect: prefer-bigint-primary-key 2:23
+CREATE TABLE tags (id integer PRIMARY KEY, name text);

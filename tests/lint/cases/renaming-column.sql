@@ -1,0 +1,3 @@
+-- expect: renaming-column 3:1
+SET lock_timeout = '5s';
+ALTER TABLE orders RENAME COLUMN amount TO total;

@@ -1,0 +1,2 @@
+-- sqlmig: no-transaction
+DROP INDEX CONCURRENTLY orders_customer_idx;

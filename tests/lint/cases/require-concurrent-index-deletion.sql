@@ -1,0 +1,2 @@
+-- expect: require-concurrent-index-deletion 2:1
+DROP INDEX orders_customer_idx;

@@ -1,0 +1,4 @@
+-- sqlmig: no-transaction
+VACUUM orders;
+CREATE DATABASE reporting;
+ANALYZE orders;

@@ -1,0 +1,1 @@
+CREATE TABLE fresh (id bigint PRIMARY KEY);
