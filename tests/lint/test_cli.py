@@ -259,11 +259,6 @@ def test_all_lints_every_file_of_the_directory_without_a_database():
     assert result.stdout.strip() == f"0 error(s), 0 warning(s) in {count} files linted."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/config.py refuses [tool.sqlmig] keys it does not know: 'lint' needs adding "
-    "to its _KEYS (reported to the lead)",
-)
 def test_all_reads_the_directory_with_a_lint_table_in_pyproject(project: Path):
     write(project, "1-ok.sql", "SELECT 1;\n")
     (project / "pyproject.toml").write_text('[tool.sqlmig.lint]\ndisable = ["ban-cluster"]\n')
@@ -271,11 +266,6 @@ def test_all_reads_the_directory_with_a_lint_table_in_pyproject(project: Path):
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migrations/files.py reads every `-- sqlmig:` word of the leading block as a "
-    "directive and refuses `lint-ignore` (reported to the lead)",
-)
 def test_all_accepts_a_file_waiver(project: Path):
     write(
         project, "1-x.sql", '-- sqlmig: lint-ignore ban-drop-table reason="gone"\nDROP TABLE t;\n'

@@ -92,3 +92,9 @@ def test_unknown_directive_names_file_and_line(mig_dir):
     mig_dir.write("1-a.sql", "-- header\n-- sqlmig: no-transacton\nselect 1;\n")
     with pytest.raises(ScriptError, match=r"1-a.sql:2: unknown directive 'no-transacton'"):
         load_scripts(mig_dir.path)
+
+
+def test_a_lint_waiver_in_the_leading_comments_is_not_a_directive(mig_dir):
+    mig_dir.write("1-a.sql", '-- sqlmig: lint-ignore ban-drop-table reason="gone"\nDROP TABLE t;\n')
+    (script,) = load_scripts(mig_dir.path)
+    assert script.up.transactional

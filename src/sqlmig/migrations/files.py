@@ -218,6 +218,8 @@ def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
         match = _DIRECTIVE.match(stripped)
         if match is None:
             continue
+        if match["words"].lstrip().startswith("lint-ignore"):
+            continue  # a waiver for `sqlmig lint`, which reads it itself
         for word in re.split(r"[\s,]+", match["words"]):
             if not word:
                 continue
