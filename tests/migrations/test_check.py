@@ -407,7 +407,9 @@ def test_cli_lock_report_text_json_and_fail_on(dsn, mig_dir, sqlmig):
 
     failing = sqlmig("check", "--fail-on", "rewrite,access-exclusive")
     assert failing.exit_code == 1
+    assert "check failed: --fail-on access-exclusive,rewrite names findings of 1" in failing.stdout
     assert "2-b.sql:1:1: rewrite, access-exclusive" in failing.stdout
+    assert "OK:" not in failing.stdout
     assert sqlmig("check", "--fail-on", "exclusive").exit_code == 0
     failing_json = sqlmig("check", "--fail-on", "share", "--format", "json")
     assert failing_json.exit_code == 1

@@ -62,11 +62,11 @@ def check(state: CliState, shadow_dsn: str | None, all_files: bool, fail_on: str
     if state.as_json:
         _dump(state, result, wanted, failing, all_files)
     else:
-        _render(result, all_files)
+        _render(result, all_files, bool(failing))
         if result.failure is None and failing:
             click.echo(
-                f"check failed: {len(failing)} statement(s) with findings named by "
-                f"--fail-on ({', '.join(sorted(wanted))}):"
+                f"check failed: --fail-on {','.join(sorted(wanted))} names findings of "
+                f"{len(failing)} statement(s):"
             )
             for file, report in failing:
                 named = [f for f in report.findings if f in wanted]
@@ -79,7 +79,7 @@ def check(state: CliState, shadow_dsn: str | None, all_files: bool, fail_on: str
         raise click.exceptions.Exit(1)
 
 
-def _render(result: Rehearsal, all_files: bool) -> None:
+def _render(result: Rehearsal, all_files: bool, failing: bool) -> None:
     base = (
         "every file (--all), from an empty database"
         if all_files
@@ -100,7 +100,8 @@ def _render(result: Rehearsal, all_files: bool) -> None:
         return
     found = result.findings
     note = f"; findings: {', '.join(found)}" if found else ", no findings"
-    click.echo(f"OK: {len(result.files)} file(s) rehearsed clean{note}.")
+    head = "" if failing else "OK: "
+    click.echo(f"{head}{len(result.files)} file(s) rehearsed clean{note}.")
 
 
 def _render_file(file: FileReport) -> None:

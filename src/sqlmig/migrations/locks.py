@@ -80,25 +80,29 @@ _MODE_FINDING = {
 # Tables, partitioned tables, materialized views, foreign tables, views, sequences:
 # an index's locks follow its table's.
 _KINDS = ("r", "p", "m", "f", "v", "S")
-_RELATIONS = sql.SQL(
-    "SELECT c.oid::int8, pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname, c.relname,"
-    " c.relkind::text, c.relfilenode::int8,"
-    " pg_catalog.pg_stat_get_xact_numscans(c.oid)"
+# One round trip per statement: relations (tagged by their oid), this backend's relation
+# locks (mode set), and lock_timeout (oid NULL).
+_SNAPSHOT = sql.SQL(
+    "SELECT c.oid::int8, pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname,"
+    " c.relname::text, c.relkind::text, c.relfilenode::int8,"
+    " pg_catalog.pg_stat_get_xact_numscans(c.oid), NULL::text"
     " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind::text = ANY({kinds})"
     " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
     " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
     " AND NOT (n.nspname = {schema} AND c.relname = {table})"
+    " UNION ALL"
+    " SELECT l.relation::int8, NULL, NULL, NULL, NULL, NULL, NULL, l.mode"
+    " FROM pg_catalog.pg_locks l"
+    " WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted"
+    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+    " WHERE datname = pg_catalog.current_database())"
+    " UNION ALL"
+    " SELECT NULL, pg_catalog.current_setting('lock_timeout'), NULL, NULL, NULL, NULL, NULL, NULL"
 ).format(
     kinds=sql.Literal(list(_KINDS)),
     schema=sql.Literal(LEDGER_SCHEMA),
     table=sql.Literal(LEDGER_TABLE),
-)
-_LOCKS = (
-    "SELECT l.relation::int8, l.mode FROM pg_catalog.pg_locks l"
-    " WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted"
-    " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
-    " WHERE datname = pg_catalog.current_database())"
 )
 
 
@@ -190,14 +194,19 @@ class StatementReport:
 def snapshot(conn: Connection[tuple[object, ...]]) -> Snapshot:
     """The backend's relation locks, every relation's storage and this transaction's scans."""
     relations: dict[int, Relation] = {}
-    for oid, name, schema, table, kind, filenode, scans in conn.execute(_RELATIONS):
-        relations[_int(oid)] = Relation(
-            str(name), str(schema), str(table), str(kind), _int(filenode), _int(scans)
-        )
-    locks = frozenset((_int(oid), str(mode)) for oid, mode in conn.execute(_LOCKS))
-    row = conn.execute("SELECT pg_catalog.current_setting('lock_timeout')").fetchone()
-    timeout = row[0] if row else "0"
-    return Snapshot(relations, locks, str(timeout))
+    locks: set[tuple[int, str]] = set()
+    timeout = "0"
+    rows = conn.execute(_SNAPSHOT, prepare=False)
+    for oid, name, schema, table, kind, filenode, scans, mode in rows:
+        if oid is None:
+            timeout = str(name)
+        elif mode is not None:
+            locks.add((_int(oid), str(mode)))
+        else:
+            relations[_int(oid)] = Relation(
+                str(name), str(schema), str(table), str(kind), _int(filenode), _int(scans)
+            )
+    return Snapshot(relations, frozenset(locks), timeout)
 
 
 def compare(before: Snapshot, after: Snapshot, existing: Snapshot) -> list[Lock]:
