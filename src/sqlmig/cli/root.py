@@ -33,6 +33,7 @@ class _Group(click.Group):
         "rollback": "sqlmig.cli.migrate:rollback",
         "new": "sqlmig.cli.migrate:new",
         "baseline": "sqlmig.cli.migrate:baseline",
+        "check": "sqlmig.cli.check:check",
         "repair": "sqlmig.cli.migrate:repair",
         "db": "sqlmig.cli.db:db",
         "models": "sqlmig.cli.models:models",
@@ -87,7 +88,6 @@ _HABITS = {
     "current": "status",
     "list": "status",
     "validate": "verify",
-    "check": "verify",
     "version": "--version",
     "create": "new NAME",
 }
