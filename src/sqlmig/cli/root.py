@@ -34,6 +34,7 @@ class _Group(click.Group):
         "new": "sqlmig.cli.migrate:new",
         "baseline": "sqlmig.cli.migrate:baseline",
         "repair": "sqlmig.cli.migrate:repair",
+        "drift": "sqlmig.cli.drift:drift",
         "db": "sqlmig.cli.db:db",
         "models": "sqlmig.cli.models:models",
         "serve": "sqlmig.cli.progress:serve",
