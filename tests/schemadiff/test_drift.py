@@ -179,3 +179,13 @@ def test_the_target_is_only_read(pg, init_dsn):
     before = fingerprint()
     schemadiff.drift(config.resolve(init_dsn, INIT_DIR), grants=True)
     assert fingerprint() == before
+
+
+def test_a_file_failing_in_the_shadow_is_reported_as_apply_would(pg, dsn, mig_dir, sqlmig):
+    mig_dir.write("1-a.sql", "create table a (id int);\n")
+    mig_dir.write("2-b.sql", "create table b (id int);\ncreate tabel c (id int);\n")
+    assert sqlmig("apply", "--target", "1").exit_code == 0
+    result = sqlmig("drift", "--all")
+    assert result.exit_code == 1
+    assert "2-b.sql:2:8" in result.stderr and "Traceback" not in result.output
+    assert shadows(pg) == []

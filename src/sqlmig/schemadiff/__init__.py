@@ -7,6 +7,8 @@ The library API is re-exported here, imported on first use::
 
     from sqlmig import schemadiff
     report = schemadiff.drift(settings)
+
+Two snapshots are compared with :func:`sqlmig.schemadiff.compare.compare`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlmig.schemadiff.api import DriftReport, drift
     from sqlmig.schemadiff.catalog import Snapshot, snapshot
-    from sqlmig.schemadiff.compare import Difference, Unsupported, compare
+    from sqlmig.schemadiff.compare import Difference, Unsupported
 
 __all__ = [
     "Difference",
     "DriftReport",
     "Snapshot",
     "Unsupported",
-    "compare",
     "drift",
     "snapshot",
 ]
@@ -35,7 +36,6 @@ _HOMES = {
     "snapshot": "catalog",
     "Difference": "compare",
     "Unsupported": "compare",
-    "compare": "compare",
 }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_POSITIONS = {"location", "stmt_len", "stmt_location"}
+
 
 def same_query(a: str, b: str) -> bool:
     """Whether two deparsed queries are the same but for PostgreSQL 16's qualifiers."""
@@ -35,4 +37,4 @@ def _strip(node: Any, single: bool) -> Any:
     if "ColumnRef" in node and single:
         fields = node["ColumnRef"]["fields"]
         return {"ColumnRef": {"fields": _strip(fields[-1:], single)}}
-    return {k: _strip(v, single) for k, v in node.items() if k != "location"}
+    return {k: _strip(v, single) for k, v in node.items() if k not in _POSITIONS}

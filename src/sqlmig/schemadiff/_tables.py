@@ -166,6 +166,10 @@ INDEXES = query(
     """{rel}
 SELECT 'index', n.nspname || '.' || ic.relname, json_build_object(
     'table', r.name,
+    -- the constraint it implements (primary key, unique, exclusion), if any
+    'constraint', (SELECT r.name || '.' || con.conname FROM pg_constraint con
+                   WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+                     AND con.contype IN ('p', 'u', 'x')),
     'method', am.amname,
     'unique', CASE WHEN i.indisunique THEN 'yes' ELSE 'no' END,
     'columns', (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)

@@ -28,13 +28,22 @@ _TEXT = {
 }  # fmt: skip
 #: Attributes read out of the definition: when one differs, the definition is not repeated.
 _FROM_DEFINITION = {
-    "index": {"table", "method", "unique", "columns", "include", "predicate", "valid"},
+    "index": {
+        "table",
+        "constraint",
+        "method",
+        "unique",
+        "columns",
+        "include",
+        "predicate",
+        "valid",
+    },
     "constraint": {"type", "references", "on update", "on delete", "validated", "deferrable"},
     "domain constraint": {"validated"},
     "trigger": {"timing", "events", "level", "function"},
 }
-#: Children name their parent: ``public.t.c`` belongs to table (or view) ``public.t``.
-_CHILDREN = {"column", "constraint", "trigger", "policy", "domain constraint"}
+_CHILDREN = {"column", "constraint", "trigger", "policy"}
+_RELATIONS = ("table", "view", "materialized view")
 _SHORT = 72
 #: PostgreSQL 17 added the MAINTAIN privilege; an older server cannot have it.
 _NEW_PRIVILEGES = ("MAINTAIN ",)
@@ -80,11 +89,12 @@ class Unsupported:
 def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
     """Every difference between the files' schema (``expected``) and the database's."""
     out: list[Difference] = []
-    gone: set[str] = set()  # tables, views, domains missing or extra: their children are not
+    gone: set[tuple[str, str]] = set()  # missing or extra: their children are not listed
     for kind in KINDS:
         want, have = expected.objects.get(kind, {}), actual.objects.get(kind, {})
         for name in sorted(want.keys() | have.keys()):
-            if _parent(kind, name, want.get(name) or have.get(name) or {}) in gone:
+            if gone.intersection(_parents(kind, name, want.get(name) or have.get(name) or {})):
+                gone.add((kind, name))  # and so are its own children (a constraint's index)
                 continue
             if name not in have:
                 out.append(_whole(kind, name, "missing"))
@@ -93,8 +103,7 @@ def compare(expected: Snapshot, actual: Snapshot) -> list[Difference]:
             else:
                 out += _attributes(kind, name, want[name], have[name], expected, actual)
                 continue
-            if kind in ("table", "view", "materialized view", "domain"):
-                gone.add(name)
+            gone.add((kind, name))
     for kind, name in sorted(expected.unsupported ^ actual.unsupported):
         out.append(
             _whole(kind, name, "missing" if (kind, name) in expected.unsupported else "extra")
@@ -106,10 +115,17 @@ def unsupported_in_both(expected: Snapshot, actual: Snapshot) -> list[Unsupporte
     return [Unsupported(k, n) for k, n in sorted(expected.unsupported & actual.unsupported)]
 
 
-def _parent(kind: str, name: str, attributes: Attributes) -> str | None:
-    if kind == "index":
-        return str(attributes.get("table"))
-    return name.rsplit(".", 1)[0] if kind in _CHILDREN else None
+def _parents(kind: str, name: str, attributes: Attributes) -> list[tuple[str, str]]:
+    """What ``name`` belongs to: ``public.t.c`` to table (or view) ``public.t``."""
+    if kind == "index":  # a constraint's index belongs to the constraint
+        if attributes.get("constraint"):
+            return [("constraint", str(attributes["constraint"]))]
+        return [(k, str(attributes.get("table"))) for k in _RELATIONS]
+    if kind == "domain constraint":
+        return [("domain", name.rsplit(".", 1)[0])]
+    if kind in _CHILDREN:
+        return [(k, name.rsplit(".", 1)[0]) for k in _RELATIONS]
+    return []
 
 
 def _whole(kind: str, name: str, change: Change) -> Difference:
@@ -177,4 +193,4 @@ def _short(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return "none" if value is None else str(value)
+    return "none" if value is None else str(value).strip()
