@@ -113,7 +113,10 @@ def test_the_cli_prints_the_lines_and_exits_1(pg, init_dsn):
         "column public.async_tasks.progress: default 0 -> 5",
         "column public.novels.subtitle: extra",
     ]
-    assert "drift: 2 difference(s) between 14 migration file(s)" in result.stderr
+    assert (
+        "drift: 2 difference(s), files -> database (the files: 14 migration file(s), "
+        "built on the target's server)." in result.stderr
+    )
     assert shadows(pg) == []
 
 

@@ -64,8 +64,8 @@ def drift(
                 click.echo(f"no drift: the database matches {built}.", err=True)
             else:
                 click.echo(
-                    f"drift: {len(report.differences)} difference(s) between {built} "
-                    "and the database (files -> database).",
+                    f"drift: {len(report.differences)} difference(s), files -> database "
+                    f"(the files: {built}).",
                     err=True,
                 )
     if not report.ok:
