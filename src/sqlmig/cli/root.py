@@ -35,6 +35,7 @@ class _Group(click.Group):
         "baseline": "sqlmig.cli.migrate:baseline",
         "check": "sqlmig.cli.check:check",
         "repair": "sqlmig.cli.migrate:repair",
+        "drift": "sqlmig.cli.drift:drift",
         "db": "sqlmig.cli.db:db",
         "models": "sqlmig.cli.models:models",
         "serve": "sqlmig.cli.progress:serve",
