@@ -150,7 +150,10 @@ def test_the_checker_sees_what_it_should():
     assert _capability("sqlmig.cli.root") == "cli" and _capability("sqlmig") is None
 
 
-@pytest.mark.parametrize("package", ["sqlmig.migrations", "sqlmig.models", "sqlmig.progress"])
+@pytest.mark.parametrize(
+    "package",
+    ["sqlmig.migrations", "sqlmig.models", "sqlmig.progress", "sqlmig.lint", "sqlmig.schemadiff"],
+)
 def test_each_public_api_name_resolves(package):
     import importlib
 
