@@ -102,3 +102,14 @@ def test_a_role_that_may_not_create_databases_uses_the_embedded_server(pg, dsn, 
     finally:
         with psycopg.connect(pg.dsn(), autocommit=True) as conn:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+
+
+def test_an_unreachable_shadow_dsn_is_a_clear_exit_3(dsn, corpus):
+    from sqlmig.core.errors import DatabaseUnavailable
+
+    settings = config.resolve(dsn, corpus.path)
+    bad = "postgresql://bob:S3cretPw99@127.0.0.1:1/x"
+    with pytest.raises(DatabaseUnavailable) as failed, shadow.throwaway(settings, shadow_dsn=bad):
+        pass
+    assert "--shadow-dsn" in str(failed.value) and "S3cretPw99" not in str(failed.value)
+    assert failed.value.exit_code == 3

@@ -26,7 +26,8 @@ import psycopg
 
 from sqlmig.core import connections
 from sqlmig.core.config import Settings
-from sqlmig.core.errors import UsageError
+from sqlmig.core.errors import DatabaseUnavailable, UsageError
+from sqlmig.core.redact import redact, secrets_for
 from sqlmig.migrations import ledger, run
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
@@ -94,7 +95,15 @@ def build(
 def _server_for(settings: Settings, shadow_dsn: str | None, name: str) -> tuple[str, str]:
     """Create ``name`` where the rules say; returns (a DSN of that server, where)."""
     if shadow_dsn:
-        connections.create_database(shadow_dsn, name)
+        try:
+            connections.create_database(shadow_dsn, name)
+        except psycopg.OperationalError as exc:
+            reason = redact(str(exc).strip().splitlines()[0], secrets_for(shadow_dsn))
+            raise DatabaseUnavailable(
+                f"cannot create the shadow database on --shadow-dsn's server: {reason}. "
+                "Check that DSN (a server where this role may CREATE DATABASE), or leave "
+                "--shadow-dsn out to use the target's server or the embedded one."
+            ) from None
         return shadow_dsn, "on --shadow-dsn's server"
     if settings.dsn is not None:
         target = connections.target_dsn(settings)
