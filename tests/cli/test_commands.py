@@ -125,3 +125,25 @@ def test_every_option_is_in_the_readme_reference(name, command):
         if isinstance(param, click.Option):
             for opt in param.opts:
                 assert opt in reference, f"{name} {opt}"
+
+
+def test_new_continues_the_folders_style_or_uses_a_timestamp(tmp_path):
+    from support.cli import invoke
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "007_first.sql").write_text("select 1;\n")
+    result = invoke("--dir", str(folder), "new", "Add users")
+    assert result.exit_code == 0, result.output
+    assert (folder / "008_add_users.sql").is_file()
+    result = invoke("--dir", str(folder), "new", "later", "--timestamp")
+    assert result.exit_code == 0, result.output
+    (stamped,) = [p.name for p in folder.iterdir() if p.name.endswith("_later.sql")]
+    assert len(stamped.split("_", 1)[0]) == 14 and stamped.startswith("20")
+    (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\nversions = "timestamp"\n')
+    result = invoke("--dir", str(folder), "new", "third", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert any(p.name.endswith("_third.sql") and len(p.name) > 20 for p in folder.iterdir())
+    (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\nversions = "random"\n')
+    result = invoke("--dir", str(folder), "new", "fourth", cwd=tmp_path)
+    assert result.exit_code == 2 and "versions must be" in result.output

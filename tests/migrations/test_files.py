@@ -31,7 +31,9 @@ def test_pairs_down_files_and_ignores_other_files(mig_dir):
     [
         ({"1-a.sql": "x", "01-b.sql": "y"}, "version 1 is used by more than one file"),
         ({"init.sql": "x"}, "init.sql: the name does not fit <version>-<name>.sql"),
-        ({"1_a.sql": "x"}, "1_a.sql: the name does not fit"),
+        # `_` is a separator now (issue 11: other tools' folders); a name without one is not
+        ({"1a.sql": "x"}, "1a.sql: the name does not fit"),
+        ({"1_a.sql": "x", "1-a.sql": "y"}, "version 1 is used by more than one file"),
         ({"1-a.sql": "x", "2-b.down.sql": "y"}, "2-b.down.sql: down file without its up file"),
         ({"1-a.sql": "x", "1-b.down.sql": "y"}, "1-b.down.sql: down file without its up file"),
     ],
@@ -98,3 +100,44 @@ def test_a_lint_waiver_in_the_leading_comments_is_not_a_directive(mig_dir):
     mig_dir.write("1-a.sql", '-- sqlmig: lint-ignore ban-drop-table reason="gone"\nDROP TABLE t;\n')
     (script,) = load_scripts(mig_dir.path)
     assert script.up.transactional
+
+
+@pytest.mark.parametrize(
+    ("up", "down", "name"),
+    [
+        ("0007_add_users.sql", "0007_add_users.down.sql", "add_users"),  # yoyo-style names
+        ("20240101120000_add_users.sql", None, "add_users"),  # dbmate
+        ("1_add_users.up.sql", "1_add_users.down.sql", "add_users"),  # golang-migrate
+        ("0007-add-users.sql", "0007-add-users.down.sql", "add-users"),
+    ],
+)
+def test_other_tools_file_names_are_migrations(mig_dir, up, down, name):
+    mig_dir.write(up, "create table a (id int);\n")
+    if down:
+        mig_dir.write(down, "drop table a;\n")
+    (script,) = load_scripts(mig_dir.path)
+    assert script.name == name and script.up.path.name == up
+    assert (script.down.path.name if script.down else None) == down
+
+
+def test_requires_names_both_files_when_missing_or_out_of_order(mig_dir):
+    mig_dir.write("1-a.sql", "-- sqlmig: requires 2\ncreate table a (id int);\n")
+    mig_dir.write("2-b.sql", "-- sqlmig: requires 9\ncreate table b (id int);\n")
+    with pytest.raises(ScriptError) as failed:
+        load_scripts(mig_dir.path)
+    message = str(failed.value)
+    assert "1-a.sql: requires" in message and "2-b.sql, which runs after it" in message
+    assert "2-b.sql: requires version 9, but no migration file has it" in message
+
+
+def test_requires_a_version_that_comes_first_is_fine(mig_dir):
+    mig_dir.write("1-a.sql", "create table a (id int);\n")
+    mig_dir.write("2-b.sql", "-- sqlmig: requires 1\n-- sqlmig: no-transaction\nselect 1;\n")
+    scripts = load_scripts(mig_dir.path)
+    assert scripts[1].up.requires == (1,) and not scripts[1].up.transactional
+
+
+def test_requires_without_versions_is_an_error_with_its_line(mig_dir):
+    mig_dir.write("1-a.sql", "-- first\n-- sqlmig: requires soon\nselect 1;\n")
+    with pytest.raises(ScriptError, match=r"1-a.sql:2: `-- sqlmig: requires` takes versions"):
+        load_scripts(mig_dir.path)

@@ -172,12 +172,18 @@ def rollback(state: CliState, to_version: int, lock_timeout_s: float) -> None:
 @click.command()
 @click.argument("name")
 @click.option("--down", is_flag=True, help="Also create the .down.sql file.")
+@click.option(
+    "--timestamp/--sequential",
+    default=None,
+    help="Version from the UTC time (20240101120000), so branches never clash; "
+    "default: [tool.sqlmig] versions, else sequential.",
+)
 @pass_state
-def new(state: CliState, name: str, down: bool) -> None:
-    """Scaffold the next numbered migration file named NAME."""
+def new(state: CliState, name: str, down: bool, timestamp: bool | None) -> None:
+    """Scaffold the next migration file named NAME."""
     from sqlmig.migrations.api import new_script
 
-    for path in new_script(state.settings(), name, down=down):
+    for path in new_script(state.settings(), name, down=down, timestamp=timestamp):
         click.echo(f"created {path}")
 
 

@@ -32,7 +32,7 @@ LEDGER_TABLE = "schema_migrations"
 #: Session settings every migration connection starts with (as startup options, so
 #: they survive RESET ALL); a file that changes them is refused before it runs.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
-_KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out", "lint"})
+_KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -48,6 +48,7 @@ class Settings:
     project_root: Path
     models_module: str | None = None  # [tool.sqlmig] models_module, for `models check`
     models_out: str | None = None  # [tool.sqlmig] models_out, for `models generate`
+    versions: str = "sequential"  # [tool.sqlmig] versions: how `sqlmig new` numbers files
     embedded: bool = True  # may the embedded server stand in when nothing is configured?
     embedded_source: str = ""  # what turned it off, for the "no database configured" error
     # Where connecting reports what it does (the target, each failed attempt
@@ -130,6 +131,12 @@ def resolve(
         embedded = tool["embedded"]
         embedded_source = f"{pyproject} [tool.sqlmig] embedded = false"
     module, out = tool.get("models_module"), tool.get("models_out")
+    versions = tool.get("versions", "sequential")
+    if versions not in ("sequential", "timestamp"):
+        raise UsageError(
+            f'{pyproject}: [tool.sqlmig] versions must be "sequential" or "timestamp", '
+            f"not {versions!r}."
+        )
     return Settings(
         resolved_dsn,
         source,
@@ -139,4 +146,5 @@ def resolve(
         models_out=str(out) if out else None,
         embedded=embedded,
         embedded_source="" if embedded else embedded_source,
+        versions=str(versions),
     )

@@ -191,17 +191,35 @@ def repair(
     return actions
 
 
-def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Path]:
-    """Scaffold the next numbered file (and its down file)."""
+def new_script(
+    settings: Settings, name: str, *, down: bool = False, timestamp: bool | None = None
+) -> list[Path]:
+    """Scaffold the next file (and its down file).
+
+    Sequential versions continue the folder's numbering (its width and its
+    separator, ``-`` or ``_``); ``timestamp`` (or ``[tool.sqlmig] versions =
+    "timestamp"``) uses the UTC time, e.g. 20240101120000, so branches do not clash.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if not slug:
         raise UsageError(f"{name!r} has no letters or digits to name a file with.")
     directory = settings.directory
     directory.mkdir(parents=True, exist_ok=True)
     scripts = load_scripts(directory)
-    version = max((s.version for s in scripts), default=0) + 1
-    width = max((len(s.filename.split("-", 1)[0]) for s in scripts), default=4)
-    stem = f"{version:0{width}d}-{slug}"
+    last = max((s.version for s in scripts), default=0)
+    separator = (
+        "_" if scripts and scripts[-1].filename[len(_digits(scripts[-1])) :][:1] == "_" else "-"
+    )
+    if separator == "_":
+        slug = slug.replace("-", "_")
+    if timestamp if timestamp is not None else settings.versions == "timestamp":
+        from datetime import UTC, datetime
+
+        version = max(int(datetime.now(UTC).strftime("%Y%m%d%H%M%S")), last + 1)
+        stem = f"{version}{separator}{slug}"
+    else:
+        width = max((len(_digits(s)) for s in scripts), default=4)
+        stem = f"{last + 1:0{width}d}{separator}{slug}"
     up = directory / f"{stem}.sql"
     up.write_text(
         f"-- {name}\n"
@@ -213,3 +231,8 @@ def new_script(settings: Settings, name: str, *, down: bool = False) -> list[Pat
         created.append(directory / f"{stem}.down.sql")
         created[-1].write_text(f"-- undo {name}\n\n")
     return created
+
+
+def _digits(script: Script) -> str:
+    """The version as written in the file name (with its leading zeros)."""
+    return re.match(r"\d+", script.filename)[0]  # type: ignore[index]  # the name matched

@@ -18,7 +18,12 @@ from pathlib import Path
 
 from sqlmig.core.errors import ScriptError
 
-_NAME = re.compile(r"^(?P<version>\d+)-(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE)
+#: <version>-<name>.sql or <version>_<name>.sql (dbmate, golang-migrate, yoyo), with
+#: .down.sql for the down file; golang-migrate's .up.sql is the up file.
+_NAME = re.compile(
+    r"^(?P<version>\d+)[-_](?P<name>[^\s/\\]+?)(?:(?P<up>\.up)|(?P<down>\.down))?\.sql$",
+    re.IGNORECASE,
+)
 _SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)
 #: The ledger's version column is a bigint.
 MAX_VERSION = 2**63 - 1
@@ -27,7 +32,8 @@ _LEADING = re.compile(r"(?:[ \t]*(?:--[^\n]*)?(?:\r\n|\r|\n))*")
 _DIRECTIVE = re.compile(r"^--\s*sqlmig:\s*(?P<words>.*?)\s*$")
 
 #: Directives a file may declare in its leading ``-- sqlmig: ...`` lines.
-KNOWN_DIRECTIVES = frozenset({"no-transaction"})
+KNOWN_DIRECTIVES = frozenset({"no-transaction", "requires"})
+_REQUIRES = re.compile(r"^requires\b\s*(?P<versions>.*)$", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -54,6 +60,8 @@ class SqlFile:
     body: str  # what runs and what the ledger stores: the file's own line endings
     checksum: str
     directives: frozenset[str] = frozenset()
+    #: ``-- sqlmig: requires 3, 5``: versions that must be applied before this one.
+    requires: tuple[int, ...] = ()
 
     @property
     def transactional(self) -> bool:
@@ -124,7 +132,7 @@ def load_scripts(directory: Path) -> list[Script]:
         match = _NAME.match(path.name)
         if match is None or match["name"].lower() == "down":
             problems.append(
-                f"{path}: the name does not fit <version>-<name>.sql "
+                f"{path}: the name does not fit <version>-<name>.sql or <version>_<name>.sql "
                 "(e.g. 0007-add-users.sql); rename it, or move it out of the directory."
             )
             continue
@@ -165,9 +173,31 @@ def load_scripts(directory: Path) -> list[Script]:
         down = _read(down_path, problems) if down_path else None
         if up is not None:
             scripts.append(Script(version, name, up, down))
+    problems += _unmet_requirements(scripts)
     if problems:
         raise ScriptError(_join(problems))
     return scripts
+
+
+def _unmet_requirements(scripts: list[Script]) -> list[str]:
+    """A required version with no file, or one ordered after its dependant, names both."""
+    by_version = {s.version: s for s in scripts}
+    problems = []
+    for script in scripts:
+        for needed in script.up.requires:
+            other = by_version.get(needed)
+            if other is None:
+                problems.append(
+                    f"{script.up.path}: requires version {needed}, but no migration file has "
+                    "it; add that file, or fix the `-- sqlmig: requires` line."
+                )
+            elif needed >= script.version:
+                problems.append(
+                    f"{script.up.path}: requires {other.up.path}, which runs after it "
+                    f"(version {needed} >= {script.version}); renumber one of them so the "
+                    "requirement comes first."
+                )
+    return problems
 
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:
@@ -200,15 +230,18 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
             "Remove it (a binary file saved as .sql?)."
         )
         return None
-    directives = _directives(path, body, problems)
-    return SqlFile(path, body, checksum(body), directives)
+    directives, requires = _directives(path, body, problems)
+    return SqlFile(path, body, checksum(body), directives, requires)
 
 
-def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
-    """Directives from the leading comment block (blank and ``--`` lines)."""
+def _directives(
+    path: Path, body: str, problems: list[str]
+) -> tuple[frozenset[str], tuple[int, ...]]:
+    """Directives (and required versions) from the leading comment block."""
     found: set[str] = set()
+    requires: list[int] = []
     if "sqlmig:" not in body[: _LEADING.match(body).end()]:  # type: ignore[union-attr]
-        return frozenset()  # the common case, without splitting lines
+        return frozenset(), ()  # the common case, without splitting lines
     for number, line in enumerate(io.StringIO(body), start=1):
         stripped = line.strip()
         if not stripped:
@@ -220,6 +253,19 @@ def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
             continue
         if match["words"].lstrip().startswith("lint-ignore"):
             continue  # a waiver for `sqlmig lint`, which reads it itself
+        needs = _REQUIRES.match(match["words"])
+        if needs is not None:
+            found.add("requires")
+            items = [v for v in re.split(r"[\s,]+", needs["versions"]) if v]
+            bad = [v for v in items if not v.isdigit()]
+            if bad or not items:
+                problems.append(
+                    f"{path}:{number}: `-- sqlmig: requires` takes versions, e.g. "
+                    f"`-- sqlmig: requires 3, 5`; not {needs['versions']!r}."
+                )
+            else:
+                requires += [int(v) for v in items]
+            continue
         for word in re.split(r"[\s,]+", match["words"]):
             if not word:
                 continue
@@ -227,7 +273,7 @@ def _directives(path: Path, body: str, problems: list[str]) -> frozenset[str]:
                 known = ", ".join(sorted(KNOWN_DIRECTIVES))
                 problems.append(f"{path}:{number}: unknown directive {word!r}; known: {known}.")
             found.add(word)
-    return frozenset(found)
+    return frozenset(found), tuple(requires)
 
 
 def _join(problems: list[str]) -> str:
