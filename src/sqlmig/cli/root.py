@@ -33,6 +33,7 @@ class _Group(click.Group):
         "rollback": "sqlmig.cli.migrate:rollback",
         "new": "sqlmig.cli.migrate:new",
         "baseline": "sqlmig.cli.migrate:baseline",
+        "adopt": "sqlmig.cli.adopt:adopt",
         "check": "sqlmig.cli.check:check",
         "repair": "sqlmig.cli.migrate:repair",
         "drift": "sqlmig.cli.drift:drift",

@@ -31,7 +31,7 @@ from psycopg import sql
 
 from sqlmig.core.backoff import Backoff
 from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
-from sqlmig.core.errors import LockNotAcquired
+from sqlmig.core.errors import LockNotAcquired, UsageError
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -118,13 +118,30 @@ def is_ledger_error(error: psycopg.Error) -> bool:
 
 
 def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
-    """The ledger's column names; empty when the ledger does not exist (one query)."""
+    """The ledger's column names; empty when the ledger does not exist (one query).
+
+    A table of that name that is not sqlmig's (dbmate and golang-migrate use the
+    same name) is refused: reading it as a ledger, or adding columns to it, would
+    misread or damage the other tool's history.
+    """
     cur = conn.execute(
         "SELECT attname FROM pg_catalog.pg_attribute"
         " WHERE attrelid = pg_catalog.to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
         (f"{SCHEMA}.{TABLE}",),
     )
-    return {str(name) for (name,) in cur}
+    columns = {str(name) for (name,) in cur}
+    if columns and not columns >= _CORE_COLUMNS:
+        tool = "golang-migrate" if "dirty" in columns else "dbmate"
+        raise UsageError(
+            f"{SCHEMA}.{TABLE} exists but is not sqlmig's ledger (its columns: "
+            f"{', '.join(sorted(columns))}; it looks like {tool}'s). sqlmig leaves it alone: "
+            f"`sqlmig adopt --from {tool} --dry-run` shows how sqlmig would take over its "
+            "history (the table is kept, renamed)."
+        )
+    return columns
+
+
+_CORE_COLUMNS = frozenset({"version", "name", "checksum", "script", "success"})
 
 
 def ensure(conn: Connection[tuple[object, ...]]) -> None:
@@ -144,7 +161,8 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
                     execution_ms      integer     NOT NULL DEFAULT 0,
                     success           boolean     NOT NULL,
                     kind              text        NOT NULL DEFAULT 'migration'
-                                      CHECK (kind IN ('migration', 'baseline')),
+                                      CONSTRAINT schema_migrations_kind_check
+                                      CHECK (kind IN ('migration', 'baseline', 'adopted')),
                     accepted_checksum text,
                     accepted_at       timestamptz,
                     accepted_by       text
