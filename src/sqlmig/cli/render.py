@@ -186,7 +186,7 @@ def render_history(rows: list[HistoryRow]) -> None:
         return
     lines = [
         f"{'when':<19}  {'version':>7}  {'name':<24} {'action':<8} {'outcome':<7} {'ms':>7}"
-        f"  {'checksum':<25}  who"
+        f"  {'checksum':<28}  who"
     ]
     for r in rows:
         before = (r.checksum_before or "-")[:12]
@@ -194,7 +194,7 @@ def render_history(rows: list[HistoryRow]) -> None:
         who = r.db_user + (f" ({r.actor})" if r.actor else "")
         lines.append(
             f"{r.at:%Y-%m-%d %H:%M:%S}  {r.version:>7}  {r.name[:24]:<24} {r.action:<8}"
-            f" {r.outcome:<7} {r.execution_ms:>7}  {before:>12}>{after:<12}  {who}"
+            f" {r.outcome:<7} {r.execution_ms:>7}  {before:>12} -> {after:<12}  {who}"
         )
     lines.append(f"{len(rows)} history row(s)")
     click.echo("\n".join(lines))
