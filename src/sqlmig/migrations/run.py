@@ -184,16 +184,17 @@ def _noting(
 
 
 def _record_failure(conn: Connection, step: Step, partial: bool, ms: int) -> None:
+    """Before/after are the ledger's: a half-done file keeps its (failed) row."""
     script = step.script
-    applied = step.action == "rollback"
+    undo = step.action == "rollback"
     history.record_failure(
         conn,
         script.version,
         script.name,
         action=step.action,
         outcome="partial" if partial else "failed",
-        before=script.checksum if applied else None,
-        after=script.checksum if applied else None,
+        before=script.checksum if undo else None,
+        after=script.checksum if undo or partial else None,
         execution_ms=ms,
     )
 
