@@ -65,7 +65,7 @@ def public_tables(dsn: str) -> list[str]:
     rows = query(
         dsn,
         "select tablename from pg_tables where schemaname = 'public'"
-        " and tablename <> 'schema_migrations' order by 1",
+        " and tablename not in ('schema_migrations', 'schema_migrations_history') order by 1",
     )
     return [str(r[0]) for r in rows]
 

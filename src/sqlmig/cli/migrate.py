@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import click
 
-from sqlmig.cli.render import ProgressLines, plan_json, refusal_json, render_plan
+from sqlmig.cli.render import (
+    ProgressLines,
+    plan_json,
+    refusal_json,
+    render_plan,
+    render_rollback_plan,
+)
 from sqlmig.cli.state import CliState, pass_state
 
 
@@ -142,10 +148,16 @@ def verify(state: CliState, strict: bool) -> None:
     "--to",
     "to_version",
     type=int,
-    required=True,
     metavar="V",
     help="Roll back every applied version above V (V itself stays).",
 )
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Roll back the newest N applied migrations (default: 1).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and the down SQL; change nothing.")
 @click.option(
     "--lock-timeout",
     "lock_timeout_s",
@@ -156,16 +168,44 @@ def verify(state: CliState, strict: bool) -> None:
     help="How long to wait for another runner's lock.",
 )
 @pass_state
-def rollback(state: CliState, to_version: int, lock_timeout_s: float) -> None:
-    """Run down files in reverse, down to but not including version V."""
+def rollback(
+    state: CliState,
+    to_version: int | None,
+    steps: int | None,
+    dry_run: bool,
+    lock_timeout_s: float,
+) -> None:
+    """Run down files, newest first: the last applied migration, --steps N, or --to V."""
+    from sqlmig.core.errors import UsageError
     from sqlmig.migrations.api import rollback as run
+    from sqlmig.migrations.api import rollback_plan
 
+    if to_version is not None and steps is not None:
+        raise UsageError("give --to or --steps, not both.")
+    if dry_run:
+        scripts = rollback_plan(state.settings(), to_version, steps=steps)
+        if state.as_json:
+            state.dump({"dry_run": True, "to_roll_back": [s.filename for s in scripts]})
+        else:
+            render_rollback_plan(scripts)
+        return
     done = run(
         state.settings(),
         to_version,
+        steps=steps,
         lock_timeout_s=lock_timeout_s,
-        sink=ProgressLines("rolled back", state.verbosity),
+        sink=None if state.as_json else ProgressLines("rolled back", state.verbosity),
     )
+    if state.as_json:
+        state.dump(
+            {
+                "dry_run": False,
+                "rolled_back": [
+                    {"version": s.version, "name": s.name, "execution_ms": ms} for s, ms in done
+                ],
+            }
+        )
+        return
     click.echo(f"Rolled back {len(done)} migration(s)." if done else "Nothing to roll back.")
 
 

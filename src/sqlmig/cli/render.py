@@ -13,6 +13,8 @@ import click
 if TYPE_CHECKING:
     from sqlmig.migrations.api import Refusal
     from sqlmig.migrations.events import Event
+    from sqlmig.migrations.files import Script
+    from sqlmig.migrations.history import HistoryRow
     from sqlmig.migrations.plan import Plan
 
 
@@ -139,3 +141,60 @@ def refusal_json(r: Refusal) -> dict[str, Any]:
         "reason": r.reason,
         "diff": r.diff or None,
     }
+
+
+def render_rollback_plan(scripts: list[Script]) -> None:
+    """``rollback --dry-run``: each down file that would run, newest first, and its SQL."""
+    if not scripts:
+        click.echo("Nothing to roll back (dry run).")
+        return
+    for script in scripts:
+        assert script.down is not None  # refused earlier
+        mode = "" if script.down.transactional else " (no transaction)"
+        click.echo(
+            f"-- sqlmig dry run: would roll back {script.filename} "
+            f"with {script.down.path.name}{mode}"
+        )
+        click.echo(script.down.body.rstrip("\n") + "\n")
+    click.echo(f"-- {len(scripts)} migration(s) would be rolled back; nothing was changed.")
+
+
+def history_json(rows: list[HistoryRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "version": r.version,
+            "name": r.name,
+            "action": r.action,
+            "outcome": r.outcome,
+            "checksum_before": r.checksum_before,
+            "checksum_after": r.checksum_after,
+            "execution_ms": r.execution_ms,
+            "db_user": r.db_user,
+            "actor": r.actor,
+            "at": r.at.isoformat(),
+            "detail": r.detail,
+        }
+        for r in rows
+    ]
+
+
+def render_history(rows: list[HistoryRow]) -> None:
+    """One line per history row, oldest first: when, what, outcome, checksums, who."""
+    if not rows:
+        click.echo("No history yet.")
+        return
+    lines = [
+        f"{'when':<19}  {'version':>7}  {'name':<24} {'action':<8} {'outcome':<7} {'ms':>7}"
+        f"  {'checksum':<28}  who"
+    ]
+    for r in rows:
+        before = (r.checksum_before or "-")[:12]
+        after = (r.checksum_after or "-")[:12]
+        who = r.db_user + (f" ({r.actor})" if r.actor else "")
+        lines.append(
+            f"{r.at:%Y-%m-%d %H:%M:%S}  {r.version:>7}  {r.name[:24]:<24} {r.action:<8}"
+            f" {r.outcome:<7} {r.execution_ms:>7}  {before:>12} -> {after:<12}  {who}"
+        )
+    lines.append(f"{len(rows)} history row(s)")
+    click.echo("\n".join(lines))

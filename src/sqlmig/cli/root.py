@@ -43,6 +43,7 @@ class _Group(click.Group):
         "demo": "sqlmig.cli.progress:demo",
         "tasks": "sqlmig.cli.progress:tasks",
         "help": "sqlmig.cli.help:help_",
+        "history": "sqlmig.cli.history:history",
         "lint": "sqlmig.cli.lint:lint",
     }
 

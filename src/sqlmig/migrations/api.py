@@ -12,24 +12,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmig.core import connections
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import PlanRefused, UsageError
-from sqlmig.migrations import ledger, refusals, run
+from sqlmig.migrations import history, ledger, refusals, run
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
+from sqlmig.migrations.history import HistoryRow
 from sqlmig.migrations.plan import Entry, Plan, State, build_plan
 from sqlmig.migrations.refusals import Refusal
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 __all__ = [
     "ApplyResult",
     "Refusal",
     "apply",
     "baseline",
+    "history_rows",
     "new_script",
     "repair",
     "rollback",
+    "rollback_plan",
     "status",
     "verify",
 ]
@@ -106,33 +113,79 @@ def apply(
 
 def rollback(
     settings: Settings,
-    to_version: int,
+    to_version: int | None = None,
     *,
+    steps: int | None = None,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     sink: Sink | None = None,
 ) -> list[tuple[Script, int]]:
-    """Run down files, newest first, for every applied version above ``to_version``."""
+    """Run down files, newest first: every applied version above ``to_version``, or the
+    newest ``steps`` applied ones (neither: the newest one)."""
     scripts = load_scripts(settings.directory)
     with (
         connections.connect(settings) as conn,
         ledger.locked(conn, lock_timeout_s, run.waiting(sink, lock_timeout_s)),
     ):
-        plan = build_plan(scripts, ledger.read(conn))
-        undo = [e for e in reversed(plan.entries) if e.row is not None and e.version > to_version]
-        blockers = [e for e in undo if e.state is not State.APPLIED]
-        if blockers:
-            raise PlanRefused(refusals.refusal_text(refusals.refusals(conn, blockers), "roll back"))
-        no_down = [e.filename for e in undo if e.script is None or e.script.down is None]
-        if no_down:
+        to_run = _undo(conn, scripts, to_version, steps)
+        if not to_run:
+            return []
+        undo_steps = run.rollback_steps(conn, to_run)
+        prepared = run.prepare(undo_steps)
+        history.ensure(conn)  # a ledger from before history: the table comes now
+        return run.run(conn, settings, undo_steps, prepared, verb="rollback", sink=sink)
+
+
+def rollback_plan(
+    settings: Settings, to_version: int | None = None, *, steps: int | None = None
+) -> list[Script]:
+    """What ``rollback`` would run, newest first, with the same refusals; changes nothing."""
+    scripts = load_scripts(settings.directory)
+    with connections.connect(settings) as conn:
+        to_run = _undo(conn, scripts, to_version, steps)
+    run.prepare_files([s.down for s in to_run if s.down is not None])
+    return to_run
+
+
+def _undo(
+    conn: Connection[tuple[object, ...]],
+    scripts: list[Script],
+    to_version: int | None,
+    steps: int | None,
+) -> list[Script]:
+    """The scripts to roll back, newest first; refused up front when any cannot be."""
+    if to_version is not None and steps is not None:
+        raise UsageError("give --to or --steps, not both.")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps must be at least 1 (got {steps}).")
+    plan = build_plan(scripts, ledger.read(conn))
+    recorded = [e for e in reversed(plan.entries) if e.row is not None]
+    if to_version is not None:
+        undo = [e for e in recorded if e.version > to_version]
+    else:
+        count = 1 if steps is None else steps
+        if recorded and count > len(recorded):
             raise UsageError(
-                "cannot roll back: no down file for "
-                + ", ".join(no_down)
-                + "; write <version>-<name>.down.sql for each, or choose a later --to."
+                f"cannot roll back {count} steps: the ledger has {len(recorded)} migration(s); "
+                "use --to 0 to roll back all of them."
             )
-        to_run = [e.script for e in undo if e.script is not None]
-        steps = run.rollback_steps(conn, to_run)
-        prepared = run.prepare(steps)
-        return run.run(conn, settings, steps, prepared, verb="rollback", sink=sink)
+        undo = recorded[:count]
+    blockers = [e for e in undo if e.state is not State.APPLIED]
+    if blockers:
+        raise PlanRefused(refusals.refusal_text(refusals.refusals(conn, blockers), "roll back"))
+    no_down = [e.filename for e in undo if e.script is None or e.script.down is None]
+    if no_down:
+        raise UsageError(
+            "cannot roll back: no down file for "
+            + ", ".join(no_down)
+            + "; write <version>-<name>.down.sql for each, or choose a later --to."
+        )
+    return [e.script for e in undo if e.script is not None]
+
+
+def history_rows(settings: Settings, *, version: int | None = None) -> list[HistoryRow]:
+    """The history table, oldest first (empty before the first write that keeps history)."""
+    with connections.connect(settings) as conn:
+        return history.read(conn, version)
 
 
 def baseline(
@@ -153,6 +206,9 @@ def baseline(
         with conn.transaction():
             for script in adopted:
                 ledger.record(conn, script, execution_ms=0, success=True, kind="baseline")
+                history.record(
+                    conn, script.version, script.name, action="baseline", after=script.checksum
+                )
     return adopted
 
 
@@ -170,7 +226,7 @@ def repair(
         plan = build_plan(scripts, ledger.read(conn))
         entries = plan.blockers(out_of_order=True)
         if entries and not dry_run:
-            ledger.ensure(conn)  # older ledgers lack the accepted_* columns
+            ledger.ensure(conn)  # older ledgers lack the accepted_* columns (and history)
         with conn.transaction(force_rollback=dry_run):
             for entry in entries:
                 if entry.state is State.MODIFIED and entry.script is not None:
@@ -184,10 +240,25 @@ def repair(
                             "the edited SQL did not run, the ledger keeps the text that did",
                         )
                     )
+                    before, after = entry.row.current_checksum, entry.script.checksum
                 elif entry.state in (State.FAILED, State.MISSING):
+                    assert entry.row is not None
                     ledger.delete(conn, entry.version)
                     what = "will run again" if entry.script else "file is gone"
                     actions.append((entry, f"removed the {entry.state.value} row ({what})"))
+                    before, after = entry.row.current_checksum, None
+                else:
+                    continue
+                if not dry_run:
+                    history.record(
+                        conn,
+                        entry.version,
+                        entry.name,
+                        action="repair",
+                        before=before,
+                        after=after,
+                        detail=actions[-1][1],
+                    )
     return actions
 
 

@@ -32,6 +32,7 @@ from psycopg import sql
 from sqlmig.core.backoff import Backoff
 from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.core.errors import LockNotAcquired, UsageError
+from sqlmig.migrations import history
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -145,7 +146,11 @@ _CORE_COLUMNS = frozenset({"version", "name", "checksum", "script", "success"})
 
 
 def ensure(conn: Connection[tuple[object, ...]]) -> None:
-    """Create the ledger if missing, or add columns newer releases need; hold the lock."""
+    """Create the ledger if missing, or add columns newer releases need; hold the lock.
+
+    The history table comes with it: every ledger write also appends history.
+    """
+    history.ensure(conn)
     columns = _columns(conn)
     if not columns:
         conn.execute(

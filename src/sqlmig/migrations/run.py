@@ -1,12 +1,18 @@
 """The run loop ``apply`` and ``rollback`` share: one file after another, each with its
-ledger change, reporting to a sink, telling the truth when the connection breaks.
+ledger change and history row, reporting to a sink, telling the truth when the connection
+breaks.
 
-    steps (script, file, ledger change) ─▶ prepare (parse every file first)
+    steps (script, file, ledger change + history row) ─▶ prepare (parse every file first)
         ─▶ per file: Started ─▶ executor.run_file ─▶ Finished   (ConnectionLost ─▶ lost.explain)
+                     failed ─▶ a "failed"/"partial" history row, after the rollback
+
+The finish SQL writes to the history table: ``ledger.ensure`` (or, for rollback,
+``history.ensure``) creates it after ``prepare`` and before the first file.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,8 +20,8 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from sqlmig.core.config import Settings
-from sqlmig.core.errors import ConnectionLost
-from sqlmig.migrations import ledger, lost
+from sqlmig.core.errors import ConnectionLost, SqlmigError
+from sqlmig.migrations import history, ledger, lost
 from sqlmig.migrations.events import (
     Finished,
     ServerNotice,
@@ -45,6 +51,7 @@ class Step:
     finish: Finish
     on_start: sql.Composed | None = None  # no-transaction files: committed first
     on_failure: Callable[[int, bool], None] | None = None
+    action: history.Action = "apply"
 
 
 def apply_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
@@ -72,8 +79,9 @@ def rollback_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
             Step(
                 script,
                 script.down,
-                finish=_forgotten(script.version),
+                finish=_forgotten(script),
                 on_failure=_failure_recorder(conn, script, undo_to_applied=True),
+                action="rollback",
             )
         )
     return steps
@@ -81,9 +89,14 @@ def rollback_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
 
 def prepare(steps: Sequence[Step]) -> list[Prepared]:
     """Parse every file before anything runs (raises ScriptError naming each bad file)."""
+    return prepare_files([step.file for step in steps])
+
+
+def prepare_files(files: Sequence[SqlFile]) -> list[Prepared]:
+    """:func:`prepare` for files alone (a dry run has no steps)."""
     from sqlmig.migrations import executor
 
-    return executor.prepare([step.file for step in steps])
+    return executor.prepare(files)
 
 
 def run(
@@ -108,18 +121,23 @@ def run(
         current[:] = [step.script]
         if sink:
             sink(Started(step.script, index, total))
+        partial: list[bool] = []
+        began = time.perf_counter()
         try:
             ms = executor.run_file(
                 conn,
                 ready,
                 finish=step.finish,
                 on_start=step.on_start,
-                on_failure=step.on_failure,
+                on_failure=_noting(step.on_failure, partial),
                 verb=verb,
                 on_statement=_timed(sink, step.script) if statement_timing else None,
             )
         except ConnectionLost as broken:
             raise lost.explain(settings, step.script, broken) from broken
+        except SqlmigError:
+            _record_failure(conn, step, any(partial), round((time.perf_counter() - began) * 1000))
+            raise
         done.append((step.script, ms))
         if sink:
             sink(Finished(step.script, index, total, ms))
@@ -152,16 +170,74 @@ def _timed(sink: Sink | None, script: Script) -> Callable[[Statement, int], None
     return report
 
 
+def _noting(
+    on_failure: Callable[[int, bool], None] | None, partial: list[bool]
+) -> Callable[[int, bool], None]:
+    """The step's failure recorder, also noting whether the file may be half done."""
+
+    def record(ms: int, may_be_partial: bool) -> None:
+        partial.append(may_be_partial)
+        if on_failure is not None:
+            on_failure(ms, may_be_partial)
+
+    return record
+
+
+def _record_failure(conn: Connection, step: Step, partial: bool, ms: int) -> None:
+    """Before/after are the ledger's: a half-done file keeps its (failed) row."""
+    script = step.script
+    undo = step.action == "rollback"
+    history.record_failure(
+        conn,
+        script.version,
+        script.name,
+        action=step.action,
+        outcome="partial" if partial else "failed",
+        before=script.checksum if undo else None,
+        after=script.checksum if undo or partial else None,
+        execution_ms=ms,
+    )
+
+
+_THEN = sql.SQL(";\n")
+
+
 def _recorded(script: Script) -> Finish:
-    if script.up.transactional:
-        return lambda ms, text: ledger.insert_query(
-            script, execution_ms=ms, success=True, text=text
+    def done(ms: sql.Composable) -> sql.Composed:
+        return history.insert_query(
+            script.version,
+            script.name,
+            action="apply",
+            outcome="success",
+            before=None,
+            after=script.checksum,
+            execution_ms=ms,
         )
-    return lambda ms, _text: ledger.finish_query(script.version, execution_ms=ms)
+
+    if script.up.transactional:
+        return lambda ms, text: (
+            ledger.insert_query(script, execution_ms=ms, success=True, text=text) + _THEN + done(ms)
+        )
+    return lambda ms, _text: ledger.finish_query(script.version, execution_ms=ms) + _THEN + done(ms)
 
 
-def _forgotten(version: int) -> Finish:
-    return lambda _ms, _text: ledger.delete_query(version)
+def _forgotten(script: Script) -> Finish:
+    def finish(ms: sql.Composable, _text: sql.Composable | None) -> sql.Composed:
+        return (
+            ledger.delete_query(script.version)
+            + _THEN
+            + history.insert_query(
+                script.version,
+                script.name,
+                action="rollback",
+                outcome="success",
+                before=script.checksum,
+                after=None,
+                execution_ms=ms,
+            )
+        )
+
+    return finish
 
 
 def _failure_recorder(
