@@ -239,3 +239,14 @@ def test_verbose_run_reports_each_copy_block(mig_dir: MigDir, sqlmig, dsn: str) 
     result = sqlmig("-v", "apply")
     assert result.exit_code == 0, result.output
     assert query(dsn, "select count(*) from a") == [(2,)]
+
+
+def test_ledger_row_of_a_copy_file_named_with_percent(mig_dir: MigDir, sqlmig, dsn: str) -> None:  # type: ignore[no-untyped-def]
+    text = "create table a (v text);\nCOPY a FROM stdin;\n100%\n%s\n\\.\n"
+    mig_dir.write("1-100%-loaded.sql", text)
+    result = sqlmig("apply")
+    assert result.exit_code == 0, result.output
+    assert query(dsn, "select v from a order by v") == [("%s",), ("100%",)]
+    assert query(dsn, "select name, script, success from public.schema_migrations") == [
+        ("100%-loaded", text, True)
+    ]

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 _CANDIDATE = re.compile(r"^[ \t]*(copy)\b", re.IGNORECASE | re.MULTILINE)
-_END_OF_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
 _COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 _CONTEXT_LINE = re.compile(r"\bCOPY [^,]+, line (\d+)")
 
@@ -55,8 +54,11 @@ class CopyProblem(Exception):
 
 
 def has_copy(body: str) -> bool:
-    """A cheap look first: nearly no file has ``stdin`` in it."""
-    return "stdin" in body.lower() and _CANDIDATE.search(body) is not None
+    """A cheap look first: nearly no file has ``stdin`` in it (no lower-cased copy of a
+    large file; another spelling is left to the refusal in :mod:`statements`)."""
+    return any(word in body for word in ("stdin", "STDIN", "Stdin")) and (
+        _CANDIDATE.search(body) is not None
+    )
 
 
 def blocks(body: str) -> list[CopyBlock | tuple[int, str]] | None:
@@ -85,9 +87,8 @@ def blocks(body: str) -> list[CopyBlock | tuple[int, str]] | None:
         if body[pos:start].strip():
             out.append((pos, body[pos:start]))
         out.append(copy)
-        end = _END_OF_DATA.search(body, copy.data_end)
-        assert end is not None  # _copy_at found it
-        pos = search_from = min(len(body), end.end() + 1)
+        newline = body.find("\n", copy.data_end)
+        pos = search_from = len(body) if newline < 0 else newline + 1
     if not found_any:
         return None
     if body[pos:].strip():
@@ -127,14 +128,37 @@ def _copy_at(body: str, pos: int, start: int) -> CopyBlock | None:
             "(as under psql). Move the text to a line of its own after the rows' \\. line.",
         )
     data_start = min(len(body), line_end + 1)
-    end = _END_OF_DATA.search(body, data_start)
+    end = _end_of_data(body, data_start)
     if end is None:
         raise CopyProblem(
             start,
             "COPY ... FROM stdin without its end: its rows must end with a line holding only "
             "\\. (as pg_dump writes it). Add that line after the last row.",
         )
-    return CopyBlock(start, text, data_start, end.start())
+    return CopyBlock(start, text, data_start, end)
+
+
+def _end_of_data(body: str, start: int) -> int | None:
+    """Offset of the ``\\.`` line at or after ``start`` (str.find: fast on large files)."""
+    if body.startswith("\\.", start) and _ends_line(body, start + 2):
+        return start  # no rows
+    at = start
+    while True:
+        at = body.find("\n\\.", at)
+        if at < 0:
+            return None
+        if _ends_line(body, at + 3):
+            return at + 1
+        at += 1
+
+
+def _ends_line(body: str, at: int) -> bool:
+    return (
+        at == len(body)
+        or body[at] == "\n"
+        or body.startswith("\r\n", at)
+        or (body[at] == "\r" and at + 1 == len(body))
+    )
 
 
 def _statement_end(body: str, start: int) -> int | None:

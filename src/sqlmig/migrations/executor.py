@@ -340,7 +340,7 @@ def _run_statementwise(
             if on_statement is not None:
                 on_statement(_as_statement(statement), _ms(began))
         try:
-            conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(_ms(started)), None))
+            _finish(conn, prepared, finish, _ms(started))
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(file, pid, None, verb) from exc
@@ -354,6 +354,24 @@ def _run_statementwise(
     finally:
         if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+
+
+#: Where a ledger change takes the file's text; found, it travels as a parameter.
+_TEXT = sql.SQL("\x00sqlmig-text\x00")  # NUL: never in a file (files.py refuses it)
+
+
+def _finish(
+    conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish, ms: int
+) -> None:
+    """The session reset and the ledger change. A large data file's text goes as a bound
+    parameter: quoting it into a literal costs more than loading its rows."""
+    change = finish(sql.Literal(ms), _TEXT if prepared.blocks is not None else None)
+    if prepared.blocks is None or not any(part is _TEXT for part in change):
+        conn.execute(sql.SQL(SESSION_RESET) + change)
+        return
+    conn.execute(SESSION_RESET)
+    query = change.as_string(conn).replace("%", "%%").replace(_TEXT.as_string(), "%s")
+    conn.execute(query.encode(), (prepared.file.body,), prepare=False)
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:
