@@ -183,6 +183,19 @@ def _statement_end(body: str, start: int) -> int | None:
     return None
 
 
+def execute(cur: Cursor[tuple[object, ...]], body: str, item: Block) -> None:
+    """Run one piece of a file: a statement, or a COPY block with its rows."""
+    if isinstance(item, CopyBlock):
+        stream(cur, body, item)
+    else:
+        cur.execute(item.text, prepare=False)
+
+
+def as_statement(item: Block) -> stmts.Statement:
+    """What a progress line shows for ``item``: the statement (for a block, its COPY)."""
+    return item if isinstance(item, stmts.Statement) else stmts.Statement(item.offset, item.text)
+
+
 def stream(cur: Cursor[tuple[object, ...]], body: str, block: CopyBlock) -> int:
     """Send ``block``'s rows through COPY, a chunk at a time; the number of rows loaded."""
     with cur.copy(block.text) as copy:

@@ -218,7 +218,7 @@ def run_file(
     for statement in _items(prepared):
         began = time.perf_counter()
         try:
-            _execute(cur, prepared.file.body, statement)
+            copy.execute(cur, prepared.file.body, statement)
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(prepared.file, pid, statement.offset, verb) from exc
@@ -227,12 +227,12 @@ def run_file(
             if on_failure:
                 on_failure(_ms(started), not whole)
             offset = _offset(prepared.file.body, statement, exc)
-            extra = failures.invalid_indexes(conn, _as_statement(statement))
+            extra = failures.invalid_indexes(conn, copy.as_statement(statement))
             raise failures.failure(
                 prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
         if on_statement is not None:
-            on_statement(_as_statement(statement), _ms(began))
+            on_statement(copy.as_statement(statement), _ms(began))
     if conn.info.transaction_status != TransactionStatus.IDLE:
         conn.execute("ROLLBACK")
         if on_failure:
@@ -331,14 +331,14 @@ def _run_statementwise(
         for statement in _items(prepared):
             began = time.perf_counter()
             try:
-                _execute(cur, file.body, statement)
+                copy.execute(cur, file.body, statement)
             except psycopg.Error as exc:
                 if conn.broken:
                     raise failures.lost_connection(file, pid, None, verb) from exc
                 offset = _offset(file.body, statement, exc)
                 raise failures.failure(file, exc, offset, rolled_back=True, verb=verb) from exc
             if on_statement is not None:
-                on_statement(_as_statement(statement), _ms(began))
+                on_statement(copy.as_statement(statement), _ms(began))
         try:
             _finish(conn, prepared, finish, _ms(started))
         except psycopg.Error as exc:
@@ -380,23 +380,12 @@ def _items(prepared: Prepared) -> list[copy.Block]:
     return list(prepared.statements or [stmts.Statement(0, prepared.file.body)])
 
 
-def _execute(cur: psycopg.Cursor[tuple[object, ...]], body: str, item: copy.Block) -> None:
-    if isinstance(item, copy.CopyBlock):
-        copy.stream(cur, body, item)
-    else:
-        cur.execute(item.text, prepare=False)
-
-
 def _offset(body: str, item: copy.Block, exc: psycopg.Error) -> int:
     """Where in the file the server's error points: a row of a COPY block, or a position."""
     if isinstance(item, copy.CopyBlock):
         row = copy.row_offset(body, item, exc.diag.context)
         return row if row is not None else item.offset
     return item.offset + failures.position(exc)
-
-
-def _as_statement(item: copy.Block) -> stmts.Statement:
-    return item if isinstance(item, stmts.Statement) else stmts.Statement(item.offset, item.text)
 
 
 def _ms(started: float) -> int:
