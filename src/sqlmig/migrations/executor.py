@@ -43,7 +43,7 @@ from psycopg.pq import TransactionStatus
 from sqlmig.core.config import PINNED_SETTINGS
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import failures, ledger
+from sqlmig.migrations import copy, failures, ledger
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
@@ -73,23 +73,32 @@ SESSION_RESET = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP;\n"
 
 @dataclass(frozen=True)
 class Prepared:
-    """A file, and its statements (None when the parser cannot read it)."""
+    """A file, and its statements (None when the parser cannot read it).
+
+    ``blocks``: a file with ``COPY ... FROM stdin``, in order: its statements
+    and its COPY blocks (None for every other file).
+    """
 
     file: SqlFile
     statements: list[stmts.Statement] | None
+    blocks: list[copy.Block] | None = None
 
 
 def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     """Check every file up front and split it into statements; refuse what cannot run right."""
     prepared, problems = [], []
     for file in files:
-        statements = stmts.split(file.body)
-        problem = _problem(file, statements)
+        ready, problem = _with_copy(file) if copy.has_copy(file.body) else (None, None)
+        if ready is None and problem is None:
+            statements = stmts.split(file.body)
+            problem = _problem(file, statements)
+            ready = Prepared(file, statements)
         if problem is not None:
             offset, text = problem
             line, column = stmts.line_column(file.body, offset)
             problems.append(f"{display_path(file.path)}:{line}:{column}: {text}")
-        prepared.append(Prepared(file, statements))
+        if ready is not None:
+            prepared.append(ready)
     if problems:
         raise ScriptError("\n".join(problems) + "\nNothing was applied.")
     return prepared
@@ -106,7 +115,39 @@ _PINNED_ADVICE = (
 )
 
 
-def _problem(file: SqlFile, statements: list[stmts.Statement] | None) -> tuple[int, str] | None:
+def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
+    """A file with COPY blocks: each SQL piece split and checked alone, the blocks kept in order."""
+    try:
+        found = copy.blocks(file.body)
+    except copy.CopyProblem as bad:
+        return None, (bad.offset, bad.message)
+    if found is None:
+        return None, None  # "copy" and "stdin" in it, but no COPY block: as any file
+    blocks: list[copy.Block] = []
+    for item in found:
+        if isinstance(item, copy.CopyBlock):
+            blocks.append(item)
+            continue
+        start, text = item
+        piece = SqlFile(file.path, text, file.checksum, file.directives)
+        statements = stmts.split(text)
+        problem = _problem(piece, statements, whole_file=False)
+        if problem is not None:
+            return None, (start + problem[0], problem[1])
+        blocks.extend(
+            stmts.Statement(start + s.offset, s.text)
+            for s in (statements if statements is not None else [stmts.Statement(0, text)])
+        )
+    statements = [b for b in blocks if isinstance(b, stmts.Statement)]
+    return Prepared(file, statements, blocks), None
+
+
+def _problem(
+    file: SqlFile,
+    statements: list[stmts.Statement] | None,
+    *,
+    whole_file: bool = True,
+) -> tuple[int, str] | None:
     client = stmts.client_side(file.body, statements)
     if client is not None:
         return client
@@ -121,12 +162,12 @@ def _problem(file: SqlFile, statements: list[stmts.Statement] | None) -> tuple[i
                 word = file.body[offset_tx:].split(None, 1)[0].upper()
                 return offset_tx, word + _TX_ADVICE
         return None  # the server may know syntax the parser does not: it decides
-    if not statements:
+    if not statements and whole_file:
         return 0, (
             "the file has no statements (an untouched scaffold?); write the migration, "
             "or delete the file."
         )
-    if file.transactional:
+    if file.transactional and statements:
         bad = stmts.transaction_control(statements)
         if bad is not None:
             return bad.offset, bad.text.split()[0].upper() + _TX_ADVICE
@@ -159,7 +200,7 @@ def run_file(
     statement per round trip.
     """
     started = time.perf_counter()
-    if prepared.file.transactional and on_statement is not None:
+    if prepared.file.transactional and (on_statement is not None or prepared.blocks is not None):
         _run_statementwise(conn, prepared, finish, verb, on_statement)
         return _ms(started)
     if prepared.file.transactional:
@@ -172,13 +213,12 @@ def run_file(
             conn.execute(on_start)
         except psycopg.Error as exc:
             raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
-    whole = prepared.statements is None
-    statements = prepared.statements or [stmts.Statement(0, prepared.file.body)]
+    whole = prepared.statements is None and prepared.blocks is None
     cur = conn.cursor()
-    for statement in statements:
+    for statement in _items(prepared):
         began = time.perf_counter()
         try:
-            cur.execute(statement.text, prepare=False)
+            copy.execute(cur, prepared.file.body, statement)
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(prepared.file, pid, statement.offset, verb) from exc
@@ -186,13 +226,13 @@ def run_file(
                 conn.execute("ROLLBACK")  # the file's own BEGIN block, now aborted
             if on_failure:
                 on_failure(_ms(started), not whole)
-            offset = statement.offset + failures.position(exc)
-            extra = failures.invalid_indexes(conn, statement)
+            offset = _offset(prepared.file.body, statement, exc)
+            extra = failures.invalid_indexes(conn, copy.as_statement(statement))
             raise failures.failure(
                 prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
         if on_statement is not None:
-            on_statement(statement, _ms(began))
+            on_statement(copy.as_statement(statement), _ms(began))
     if conn.info.transaction_status != TransactionStatus.IDLE:
         conn.execute("ROLLBACK")
         if on_failure:
@@ -277,28 +317,30 @@ def _run_statementwise(
     prepared: Prepared,
     finish: Finish,
     verb: str,
-    on_statement: Callable[[stmts.Statement, int], None],
+    on_statement: Callable[[stmts.Statement, int], None] | None,
 ) -> None:
-    """A transactional file one statement per round trip (verbose), still one transaction."""
+    """A transactional file one statement (or COPY block) per round trip, still one
+    transaction: for verbose runs, and for files with COPY blocks (whose rows are
+    streamed, so they cannot travel in one message)."""
     file = prepared.file
     pid = conn.info.backend_pid
     started = time.perf_counter()
     cur = conn.cursor()
     conn.execute("BEGIN")
-    statements = prepared.statements or [stmts.Statement(0, file.body)]
     try:
-        for statement in statements:
+        for statement in _items(prepared):
             began = time.perf_counter()
             try:
-                cur.execute(statement.text, prepare=False)
+                copy.execute(cur, file.body, statement)
             except psycopg.Error as exc:
                 if conn.broken:
                     raise failures.lost_connection(file, pid, None, verb) from exc
-                offset = statement.offset + failures.position(exc)
+                offset = _offset(file.body, statement, exc)
                 raise failures.failure(file, exc, offset, rolled_back=True, verb=verb) from exc
-            on_statement(statement, _ms(began))
+            if on_statement is not None:
+                on_statement(copy.as_statement(statement), _ms(began))
         try:
-            conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(_ms(started)), None))
+            _finish(conn, prepared, finish, _ms(started))
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(file, pid, None, verb) from exc
@@ -312,6 +354,38 @@ def _run_statementwise(
     finally:
         if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+
+
+#: Where a ledger change takes the file's text; found, it travels as a parameter.
+_TEXT = sql.SQL("\x00sqlmig-text\x00")  # NUL: never in a file (files.py refuses it)
+
+
+def _finish(
+    conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish, ms: int
+) -> None:
+    """The session reset and the ledger change. A large data file's text goes as a bound
+    parameter: quoting it into a literal costs more than loading its rows."""
+    change = finish(sql.Literal(ms), _TEXT if prepared.blocks is not None else None)
+    if prepared.blocks is None or not any(part is _TEXT for part in change):
+        conn.execute(sql.SQL(SESSION_RESET) + change)
+        return
+    conn.execute(SESSION_RESET)
+    query = change.as_string(conn).replace("%", "%%").replace(_TEXT.as_string(), "%s")
+    conn.execute(query.encode(), (prepared.file.body,), prepare=False)
+
+
+def _items(prepared: Prepared) -> list[copy.Block]:
+    if prepared.blocks is not None:
+        return prepared.blocks
+    return list(prepared.statements or [stmts.Statement(0, prepared.file.body)])
+
+
+def _offset(body: str, item: copy.Block, exc: psycopg.Error) -> int:
+    """Where in the file the server's error points: a row of a COPY block, or a position."""
+    if isinstance(item, copy.CopyBlock):
+        row = copy.row_offset(body, item, exc.diag.context)
+        return row if row is not None else item.offset
+    return item.offset + failures.position(exc)
 
 
 def _ms(started: float) -> int:

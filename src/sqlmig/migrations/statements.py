@@ -122,9 +122,9 @@ def client_side(body: str, statements: list[Statement] | None) -> tuple[int, str
         copy = _COPY_STDIN.search(statement.text)
         if copy is not None and (statements is None or copy.start() == 0):
             return statement.offset + copy.start(), (
-                "COPY ... FROM stdin: its rows would have to come from the client, which sqlmig "
-                "does not send yet. Load them with INSERT statements, or COPY FROM a file on "
-                "the server."
+                "COPY ... FROM stdin must start a line of its own, end with its semicolon on "
+                "that line or a later one, and be followed by its rows and a \\. line (as "
+                "pg_dump writes it); sqlmig then streams the rows."
             )
     return None
 
@@ -173,15 +173,33 @@ def _changes_pinned(node: Any) -> bool:
         return False
     setting = node.get("VariableSetStmt")
     if isinstance(setting, dict) and setting.get("name") in PINNED_SETTINGS:
-        return True
+        args = setting.get("args") or []
+        value = _constant(args[0]) if len(args) == 1 else None
+        # pg_dump's own "SET client_encoding = 'UTF8'" keeps what is pinned: harmless.
+        return setting.get("kind") != "VAR_SET_VALUE" or not _same(setting["name"], value)
     call = node.get("FuncCall")
     if isinstance(call, dict):
         name = call.get("funcname", [{}])[-1].get("String", {}).get("sval")
         args = call.get("args") or []
-        first = args[0].get("A_Const", {}).get("sval", {}).get("sval") if args else None
+        first = _constant(args[0]) if args else None
         if name == "set_config" and str(first).lower() in PINNED_SETTINGS:
-            return True
+            value = _constant(args[1]) if len(args) > 1 else None
+            if not _same(str(first).lower(), value):
+                return True
     return any(_changes_pinned(v) for v in node.values())
+
+
+def _constant(node: Any) -> str | None:
+    value = node.get("A_Const", {}).get("sval", {}).get("sval") if isinstance(node, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _same(name: str, value: str | None) -> bool:
+    """``value`` is what sqlmig pins ``name`` to (spelt as the server would accept it)."""
+    if value is None:
+        return False
+    spelt, pinned = value.lower().replace("-", ""), PINNED_SETTINGS[name].lower().replace("-", "")
+    return spelt == pinned or (pinned == "on" and spelt in {"true", "yes", "1"})
 
 
 def transaction_control(statements: list[Statement]) -> Statement | None:
