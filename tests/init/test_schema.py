@@ -100,6 +100,8 @@ PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 #: The runner's own ledger table; not part of the reference schema.
 LEDGER = "schema_migrations"
+# sqlmig's own tables (the ledger and its history) are not the bundled schema's.
+SQLMIG_TABLES = [LEDGER, f"{LEDGER}_history", f"{LEDGER}_history_id_seq"]
 
 Row = dict[str, Any]
 Conn = psycopg.Connection[DictRow]
@@ -330,7 +332,7 @@ def test_file_is_one_transaction_of_terminated_statements(name: str) -> None:
 def test_every_object_has_a_comment(conn: Conn) -> None:
     missing = conn.execute(
         """
-        WITH ledger AS (SELECT oid FROM pg_class WHERE oid = to_regclass(%s))
+        WITH ledger AS (SELECT oid FROM pg_class WHERE oid = ANY(%s::regclass[]))
         SELECT 'relation ' || c.relname AS what
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'i', 'S')
@@ -367,7 +369,7 @@ def test_every_object_has_a_comment(conn: Conn) -> None:
            AND obj_description(k.oid, 'pg_constraint') IS NULL
            AND k.conrelid NOT IN (SELECT oid FROM ledger)
         """,
-        [f"public.{LEDGER}"],
+        [[f"public.{name}" for name in SQLMIG_TABLES]],
     ).fetchall()
     assert [r["what"] for r in missing] == []
 
@@ -384,9 +386,9 @@ def test_no_uuid_extension_and_uuid_keys_use_gen_random_uuid(conn: Conn) -> None
           JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE k.contype = 'p' AND c.relnamespace = 'public'::regnamespace
-           AND c.relname <> %s
+           AND c.relname <> ALL(%s)
         """,
-        [LEDGER],
+        [SQLMIG_TABLES],
     ).fetchall()
     assert {r["tbl"] for r in keys} == set(MODELS)
     for r in keys:

@@ -29,6 +29,10 @@ DEFAULT_DIR = "migrations"
 #: Where the ledger lives; introspection and drift leave this table out.
 LEDGER_SCHEMA = "public"
 LEDGER_TABLE = "schema_migrations"
+#: The ledger's append-only history, beside it.
+HISTORY_TABLE = f"{LEDGER_TABLE}_history"
+#: Relations of sqlmig's own, which introspection and drift leave out.
+SQLMIG_RELATIONS = (LEDGER_TABLE, HISTORY_TABLE, f"{HISTORY_TABLE}_id_seq")
 #: Session settings every migration connection starts with (as startup options, so
 #: they survive RESET ALL); a file that changes them is refused before it runs.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
         Refusal,
         apply,
         baseline,
+        history_rows,
         new_script,
         repair,
         rollback,
+        rollback_plan,
         status,
         verify,
     )
@@ -32,9 +34,11 @@ __all__ = [
     "Refusal",
     "apply",
     "baseline",
+    "history_rows",
     "new_script",
     "repair",
     "rollback",
+    "rollback_plan",
     "status",
     "verify",
 ]

@@ -18,10 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from sqlmig.migrations import statements as stmts
 
 if TYPE_CHECKING:
-    from psycopg import Cursor
+    from psycopg import Connection, Cursor
 
 #: Characters sent per write: large enough for few calls, small enough to stay flat.
 CHUNK = 1 << 20
@@ -216,3 +218,29 @@ def row_offset(body: str, block: CopyBlock, context: str | None) -> int | None:
             return None
         at = newline + 1
     return at
+
+
+#: Stands for the file's text in a ledger change; NUL is never in a file (files.py refuses it).
+TEXT = sql.SQL("\x00sqlmig-text\x00")
+#: Between the statements of one ledger change (the ledger row, then its history row).
+THEN = sql.SQL(";\n")
+
+
+def run_change(conn: Connection[tuple[object, ...]], change: sql.Composed, body: str) -> None:
+    """Execute a ledger change with the file's text bound where :data:`TEXT` stands.
+
+    A bound parameter means the extended protocol, one statement per message, so
+    the change is split at :data:`THEN`."""
+    groups: list[list[sql.Composable]] = [[]]
+    for part in change:
+        if part is THEN:
+            groups.append([])
+        else:
+            groups[-1].append(part)
+    for group in filter(None, groups):
+        statement = sql.Composed(group)
+        if not any(part is TEXT for part in group):
+            conn.execute(statement, prepare=False)
+            continue
+        query = statement.as_string(conn).replace("%", "%%").replace(TEXT.as_string(), "%s")
+        conn.execute(query.encode(), (body,), prepare=False)

@@ -357,7 +357,7 @@ def _run_statementwise(
 
 
 #: Where a ledger change takes the file's text; found, it travels as a parameter.
-_TEXT = sql.SQL("\x00sqlmig-text\x00")  # NUL: never in a file (files.py refuses it)
+_TEXT = copy.TEXT
 
 
 def _finish(
@@ -370,8 +370,7 @@ def _finish(
         conn.execute(sql.SQL(SESSION_RESET) + change)
         return
     conn.execute(SESSION_RESET)
-    query = change.as_string(conn).replace("%", "%%").replace(_TEXT.as_string(), "%s")
-    conn.execute(query.encode(), (prepared.file.body,), prepare=False)
+    copy.run_change(conn, change, prepared.file.body)
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:

@@ -29,13 +29,13 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
+from sqlmig.core.config import HISTORY_TABLE, LEDGER_SCHEMA
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
 SCHEMA = LEDGER_SCHEMA
-TABLE = f"{LEDGER_TABLE}_history"
+TABLE = HISTORY_TABLE
 _QUALIFIED = sql.Identifier(SCHEMA, TABLE)
 
 Action = Literal["apply", "rollback", "repair", "baseline", "adopt"]

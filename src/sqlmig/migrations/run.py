@@ -22,6 +22,7 @@ from psycopg import sql
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import ConnectionLost, SqlmigError
 from sqlmig.migrations import history, ledger, lost
+from sqlmig.migrations.copy import THEN
 from sqlmig.migrations.events import (
     Finished,
     ServerNotice,
@@ -199,7 +200,7 @@ def _record_failure(conn: Connection, step: Step, partial: bool, ms: int) -> Non
     )
 
 
-_THEN = sql.SQL(";\n")
+_THEN = THEN  # the executor splits a change there when it binds the text
 
 
 def _recorded(script: Script) -> Finish:

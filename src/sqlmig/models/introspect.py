@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
+from sqlmig.core.config import LEDGER_SCHEMA, SQLMIG_RELATIONS
 from sqlmig.models.schema import (
     Check,
     Column,
@@ -44,7 +44,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY(%(schemas)s)
   AND c.relkind = ANY(%(kinds)s)
   AND NOT c.relispartition
-  AND NOT (n.nspname = %(ledger_schema)s AND c.relname = %(ledger_table)s)
+  AND NOT (n.nspname = %(ledger_schema)s AND c.relname = ANY(%(ledger_tables)s))
 ORDER BY n.nspname, c.relname
 """
 
@@ -159,7 +159,7 @@ def introspect(
         "schemas": list(schemas),
         "kinds": kinds,
         "ledger_schema": LEDGER_SCHEMA,
-        "ledger_table": LEDGER_TABLE,
+        "ledger_tables": list(SQLMIG_RELATIONS),
     }
     # Pin tuple rows: the caller's connection may use another row factory.
     cur = conn.cursor(row_factory=tuple_row)

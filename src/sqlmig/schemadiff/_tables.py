@@ -29,7 +29,7 @@ WITH rel AS (
     SELECT c.oid, c.relkind, n.nspname || '.' || c.relname AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE {user_schema}
-      AND NOT (n.nspname = %(ledger_schema)s AND c.relname = %(ledger_table)s)
+      AND NOT (n.nspname = %(ledger_schema)s AND c.relname = ANY(%(ledger_tables)s))
       AND {not_extension}
 )
 """).format(user_schema=USER_SCHEMA, not_extension=not_extension_member("pg_class", "c"))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
+from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE, SQLMIG_RELATIONS
 from sqlmig.schemadiff import _code, _others, _tables
 
 if TYPE_CHECKING:
@@ -80,7 +80,11 @@ class Snapshot:
 
 def snapshot(conn: Connection[Any], *, grants: bool = False) -> Snapshot:
     """Read the schema of ``conn``'s database (``grants``: also every object's ACL)."""
-    params = {"ledger_schema": LEDGER_SCHEMA, "ledger_table": LEDGER_TABLE}
+    params = {
+        "ledger_schema": LEDGER_SCHEMA,
+        "ledger_table": LEDGER_TABLE,
+        "ledger_tables": list(SQLMIG_RELATIONS),
+    }
     objects: dict[str, dict[str, Attributes]] = {kind: {} for kind in KINDS}
     with conn.transaction():
         cur = conn.cursor(row_factory=tuple_row)
