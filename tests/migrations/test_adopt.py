@@ -80,6 +80,13 @@ def test_adopt_then_verify_passes_and_a_new_migration_applies(sqlmig, files, dsn
     assert result.exit_code == 0, result.output
     rows = query(dsn, "select version, kind, success from schema_migrations order by version")
     assert rows == [(20240101000001, "adopted", True), (20240101000002, "adopted", True)]
+    logged = query(
+        dsn, "select version, action, outcome, detail from schema_migrations_history order by id"
+    )
+    assert logged == [
+        (20240101000001, "adopt", "success", f"from {tool}"),
+        (20240101000002, "adopt", "success", f"from {tool}"),
+    ]
     if tool in ("dbmate", "golang-migrate"):
         kept = f"schema_migrations_{tool.replace('-', '_')}"
         assert query(dsn, f"select count(*) from {kept}")[0][0] >= 1  # their history is kept

@@ -25,7 +25,7 @@ from psycopg import sql
 from sqlmig.core import connections
 from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE, Settings
 from sqlmig.core.errors import PlanRefused, UsageError
-from sqlmig.migrations import ledger
+from sqlmig.migrations import history, ledger
 from sqlmig.migrations.files import Script, load_scripts
 
 if TYPE_CHECKING:
@@ -89,6 +89,14 @@ def adopt(settings: Settings, tool: str, *, dry_run: bool = False) -> Adoption:
             _allow_adopted(conn)
             for script in result.adopted:
                 ledger.record(conn, script, execution_ms=0, success=True, kind="adopted")
+                history.record(
+                    conn,
+                    script.version,
+                    script.name,
+                    action="adopt",
+                    after=script.checksum,
+                    detail=f"from {tool}",
+                )
     return result
 
 
