@@ -139,3 +139,37 @@ def test_apply_leaves_another_tools_table_of_the_ledgers_name_alone(sqlmig, file
 def test_no_history_of_that_tool_is_a_usage_error(sqlmig, files):
     result = sqlmig("adopt", "--from", "yoyo")
     assert result.exit_code == 2 and "_yoyo_migration does not exist" in result.output
+
+
+def test_a_database_built_by_psql_from_sql_init_is_adopted_with_baseline(dsn, tmp_path):
+    """As the docker init did before sqlmig: plain psql, then `baseline` takes it over."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from support.cli import invoke
+    from support.db import INIT_DIR
+
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    if not Path(psql).exists():
+        pytest.skip("no psql binary")
+    files = sorted(INIT_DIR.glob("*.sql"))
+    for path in files:
+        subprocess.run(
+            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+    folder = tmp_path / "migrations"
+    shutil.copytree(INIT_DIR, folder)
+    last = max(int(p.name.split("-", 1)[0]) for p in files)
+    result = invoke("--dsn", dsn, "--dir", str(folder), "baseline", str(last))
+    assert result.exit_code == 0, result.output
+    assert invoke("--dsn", dsn, "--dir", str(folder), "verify", "--strict").exit_code == 0
+    (folder / f"{last + 1}-extra.sql").write_text("create table extra (id int);\n")
+    applied = invoke("--dsn", dsn, "--dir", str(folder), "apply")
+    assert applied.exit_code == 0, applied.output
+    assert query(dsn, "select count(*) from schema_migrations where kind = 'baseline'") == [
+        (len(files),)
+    ]
+    assert query(dsn, "select to_regclass('public.extra')::text") == [("extra",)]
