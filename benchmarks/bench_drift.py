@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from sqlmig import migrations, schemadiff
-    from sqlmig.core import config
+    from sqlmig.core import config, connections
 
     server, base = start_server()
     work = Path(tempfile.mkdtemp(prefix="bench-drift-files-"))
@@ -125,13 +125,13 @@ def main() -> None:
     floor_s: list[float] = []
     steps: dict[str, list[float]] = {}
     for run in range(args.repeat):
-        with psycopg.connect(f"{base} dbname=postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE floor_{run}")
-            started = time.perf_counter()
-            with psycopg.connect(f"{base} dbname=floor_{run}", autocommit=True) as floor:
-                floor.execute(f"BEGIN;{text}COMMIT;".encode())
-            floor_s.append(time.perf_counter() - started)
-            conn.execute(f"DROP DATABASE floor_{run}")
+        floor_db = f"floor_{run}"
+        connections.create_database(f"{base} dbname=postgres", floor_db)
+        started = time.perf_counter()
+        with psycopg.connect(f"{base} dbname={floor_db}", autocommit=True) as floor:
+            floor.execute(f"BEGIN;{text}COMMIT;".encode())  # the files' own SQL, as psql sends it
+        floor_s.append(time.perf_counter() - started)
+        connections.drop_database(f"{base} dbname=postgres", floor_db)
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         cli_s.append(time.perf_counter() - started)

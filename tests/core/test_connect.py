@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
-import psycopg
 import pytest
 from psycopg import conninfo
 from support import servers
@@ -156,8 +155,7 @@ def test_missing_role_is_not_retried_and_gets_no_create_db_hint(pg, mig_dir):
 def test_missing_database_fails_at_once_unless_create_db(pg, mig_dir):
     mig_dir.write("1-a.sql", "create table made ();")
     name = "t_missing_qz_connect"
-    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name}")
+    connections.drop_database(pg.dsn(), name)
     dsn = pg.dsn(name)
     result = invoke("--dsn", dsn, "--dir", str(mig_dir), "apply", "--wait", "300")
     assert result.exit_code == 3
@@ -171,5 +169,4 @@ def test_missing_database_fails_at_once_unless_create_db(pg, mig_dir):
         assert created.exit_code == 0, created.output
         assert query(dsn, "select to_regclass('made') is not null") == [(True,)]
     finally:
-        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-            conn.execute(f"drop database if exists {name}")
+        connections.drop_database(pg.dsn(), name)

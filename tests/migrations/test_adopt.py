@@ -7,6 +7,7 @@ import json
 
 import psycopg
 import pytest
+from psycopg import sql
 from support.db import query
 
 # The tables as each tool creates them (dbmate 2.x, golang-migrate v4, flyway 10, yoyo 9).
@@ -89,7 +90,10 @@ def test_adopt_then_verify_passes_and_a_new_migration_applies(sqlmig, files, dsn
     ]
     if tool in ("dbmate", "golang-migrate"):
         kept = f"schema_migrations_{tool.replace('-', '_')}"
-        assert query(dsn, f"select count(*) from {kept}")[0][0] >= 1  # their history is kept
+        count = sql.SQL("select count(*) from {}").format(sql.Identifier(kept))
+        with psycopg.connect(dsn) as conn:
+            (row,) = conn.execute(count).fetchall()
+        assert row[0] >= 1  # their history is kept
     assert sqlmig("verify", "--strict").exit_code == 0
 
     files.write("20240101000003_items.sql", "create table items (id int);\n")

@@ -11,6 +11,7 @@ import sys
 
 import psycopg
 import pytest
+from psycopg import sql
 from support.db import ROOT, query
 
 from sqlmig import migrations, schemadiff
@@ -29,8 +30,8 @@ def _generate(out):
     corpus.generate(FILES, out)
 
 
-def _one(dsn: str, text: str) -> tuple[object, ...]:
-    rows = query(dsn, text)
+def _one(dsn: str, text: str, *params: object) -> tuple[object, ...]:
+    rows = query(dsn, text, *params)
     assert rows, text
     return rows[0]
 
@@ -84,26 +85,33 @@ def _hand_changes(dsn: str) -> dict[str, str]:
     (other_table,) = _one(
         dsn,
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        f" WHERE {public} AND c.relkind = 'r' AND c.relname NOT IN"
-        f" ('{table}', '{trigger_table}', '{check_table}') ORDER BY 1 LIMIT 1",
+        f" WHERE {public} AND c.relkind = 'r' AND c.relname <> ALL(%s) ORDER BY 1 LIMIT 1",
+        [table, trigger_table, check_table],
     )
     new_body = re.sub(r"\bBEGIN\b", "BEGIN\n  PERFORM 1;", str(function_def), count=1)
     expression = str(check_def).removeprefix("CHECK ").removesuffix(" NOT VALID")
+    name = sql.Identifier
     statements = [
-        f'ALTER TABLE "{other_table}" ADD COLUMN hand_added integer',
-        f'DROP INDEX "{index}"',
-        f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT 424242',
-        f"ALTER TYPE \"{enum}\" ADD VALUE 'HAND_ADDED'",
-        f'CREATE OR REPLACE VIEW "{view}" AS {str(definition).rstrip().rstrip(";")} LIMIT 1',
-        new_body,
-        f'ALTER TABLE "{trigger_table}" DISABLE TRIGGER "{trigger}"',
-        f'CREATE POLICY hand_added ON "{other_table}" USING (true)',
-        f'ALTER TABLE "{check_table}" DROP CONSTRAINT "{check}",'
-        f' ADD CONSTRAINT "{check}" CHECK ({expression} AND true)',
+        sql.SQL("ALTER TABLE {} ADD COLUMN hand_added integer").format(name(other_table)),
+        sql.SQL("DROP INDEX {}").format(name(index)),
+        sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT 424242").format(
+            name(table), name(column)
+        ),
+        sql.SQL("ALTER TYPE {} ADD VALUE 'HAND_ADDED'").format(name(enum)),
+        # The server's own deparse, limited: the same columns, another definition.
+        sql.SQL("CREATE OR REPLACE VIEW {} AS {} LIMIT 1").format(
+            name(view), sql.SQL(str(definition).rstrip().rstrip(";"))
+        ),
+        sql.SQL(new_body),  # the server's own function definition, one statement added
+        sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(name(trigger_table), name(trigger)),
+        sql.SQL("CREATE POLICY hand_added ON {} USING (true)").format(name(other_table)),
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, ADD CONSTRAINT {} CHECK ({} AND true)").format(
+            name(check_table), name(check), name(check), sql.SQL(expression)
+        ),
     ]
     with psycopg.connect(dsn, autocommit=True) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]  # test-built DDL
+            conn.execute(statement)
     return {
         "column": f"column public.{other_table}.hand_added: extra",
         "index": f"index public.{index}: missing",
