@@ -65,6 +65,8 @@ EXPECTED_FILES = [
     "12-memories-task-id.sql",
     "13-task-progress.sql",
 ]
+#: Every up file has its down file (rollback to 0 undoes the schema: test_down.py).
+DOWN_FILES = [name.removesuffix(".sql") + ".down.sql" for name in EXPECTED_FILES]
 
 MODELS: dict[str, type[BaseModel]] = {
     "async_tasks": AsyncTask,
@@ -292,10 +294,12 @@ def meta_value(field: FieldInfo, name: str) -> Any:
 
 
 def test_files_are_the_expected_ones_in_order() -> None:
-    assert sorted(p.name for p in INIT_DIR.glob("*.sql")) == EXPECTED_FILES
+    names = sorted(p.name for p in INIT_DIR.glob("*.sql"))
+    assert [n for n in names if not n.endswith(".down.sql")] == EXPECTED_FILES
+    assert [n for n in names if n.endswith(".down.sql")] == DOWN_FILES
 
 
-@pytest.mark.parametrize("name", EXPECTED_FILES)
+@pytest.mark.parametrize("name", EXPECTED_FILES + DOWN_FILES)
 def test_file_format(name: str) -> None:
     raw = (INIT_DIR / name).read_bytes()
     text = raw.decode("utf-8")  # plain UTF-8 ...
@@ -309,7 +313,7 @@ def test_file_format(name: str) -> None:
         assert line == line.rstrip(), f"trailing whitespace at line {number}"
 
 
-@pytest.mark.parametrize("name", EXPECTED_FILES)
+@pytest.mark.parametrize("name", EXPECTED_FILES + DOWN_FILES)
 def test_file_is_one_transaction_of_terminated_statements(name: str) -> None:
     from pglast import parse_sql
     from pglast.ast import IndexStmt, TransactionStmt
