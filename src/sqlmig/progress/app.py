@@ -48,6 +48,7 @@ from sqlmig.progress.web import (
     ASCII_INT,
     CONNECTIONS_KEY,
     HTTPError,
+    html_error,
     json_response,
     query,
     task_id,
@@ -117,7 +118,10 @@ class ProgressApp:
                 return self._preflight(environ, path, cors, start_response)
             route, match = self._route(path, method)
             if route == "page":
-                return self._page(environ, task_id(match["id"]), cors, start_response)
+                try:
+                    return self._page(environ, task_id(match["id"]), cors, start_response)
+                except HTTPError as exc:  # a person reads this one: a page, not JSON
+                    return html_error(start_response, exc.status, exc.message, exc.headers)
             if route != "health":
                 self.auth.require(environ)
             if route == "stream":
@@ -237,7 +241,7 @@ class ProgressApp:
         if route == "task":
             task = self.pool.run(lambda c: store.fetch_task(c, tid))
             if task is None:
-                raise HTTPError(404, f"no task {tid}.")
+                raise HTTPError(404, f"There is no task {tid} on this server.")
             return 200, _with_links(task)
         assert route == "cancel"
         self._check_post_origin(environ)
@@ -276,7 +280,7 @@ class ProgressApp:
             except (psycopg.OperationalError, DatabaseUnavailable):
                 exists = True  # serve the page anyway: it retries until the database is back
             if not exists:
-                raise HTTPError(404, f"no task {tid}.")
+                raise HTTPError(404, f"There is no task {tid} on this server.")
         # else: the shell, unchecked; its API calls answer 401 and it says how to sign in.
         nonce = secrets.token_urlsafe(16)
         config = {"taskId": str(tid), "api": API, "retryMs": self.options.retry_ms}
