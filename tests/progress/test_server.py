@@ -186,7 +186,7 @@ def test_not_found_and_malformed_requests_answer_json(init_dsn):
             ("GET", "/api/v1/tasks?limit=0", {}, 400, "limit"),
             ("GET", "/api/v1/tasks?status=DONE", {}, 400, "unknown status"),
             ("GET", "/api/v1/nothing", {}, 404, "no such endpoint"),
-            ("GET", "/", {}, 404, "no such endpoint"),
+            ("GET", "/nothing", {}, 404, "no such endpoint"),
             ("DELETE", f"/api/v1/tasks/{rep.task_id}", {}, 405, "not allowed"),
             ("GET", f"/api/v1/tasks/{rep.task_id}/cancel", {}, 405, "not allowed"),
         ]
@@ -451,3 +451,20 @@ def test_a_task_has_a_title_from_its_input_or_its_type(init_dsn):
         plain.task_id: "test.untitled",
         blank.task_id: "test.blank",
     }
+
+
+def test_the_dashboard_is_served_at_the_root_and_at_tasks(init_dsn):
+    token = "Dashb0ard-t0ken"
+    with progress_server(init_dsn, token=token) as srv:
+        for path in ("/", "/tasks", "/tasks/"):
+            resp = request(srv.port, "GET", path)
+            assert resp.status == 200, path
+            assert resp.headers["content-type"] == "text/html; charset=utf-8"
+            csp = resp.headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+            assert b"<h1>Tasks</h1>" in resp.body
+        signed = request(srv.port, "GET", f"/?token={token}&status=RUNNING")
+        assert signed.status == 303
+        assert signed.headers["location"] == "/?status=RUNNING"
+        assert "HttpOnly" in signed.headers["set-cookie"]
+        assert request(srv.port, "GET", "/?token=wrong").status == 401
