@@ -15,13 +15,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.db import ROOT
-from support.progress import TIMEOUT_S, Background, connect, progress_server
+from support.progress import TIMEOUT_S, Background, connect, progress_server, request
 
 from sqlmig.progress.demo import run_episode, start_episode
 from sqlmig.progress.server import BackgroundServer
@@ -160,6 +162,8 @@ def test_page_follows_the_demo_to_100_percent(browser, init_dsn):
             assert text_of(browser, "message") == "Completed"
             assert text_of(browser, "done-title") == "Completed"
             assert text_of(browser, "status") == "COMPLETED"
+            assert text_of(browser, "conn") == "finished"
+            assert text_of(browser, "title") == "Demo episode" == browser.title.split(" · ")[0]
             history = browser.find_elements(By.CSS_SELECTOR, "#history li")
             assert [li.find_element(By.CLASS_NAME, "m").text for li in history] == [
                 "Starting ingestion",
@@ -190,6 +194,8 @@ def test_cancel_button_stops_the_pipeline(browser, init_dsn):
             browser.find_element(By.ID, "cancel").click()
             wait_for(browser, lambda d: text_of(d, "status") == "CANCELLED", "the cancelled event")
             assert text_of(browser, "done-title") == "Cancelled"
+            assert text_of(browser, "conn") == "cancelled"  # not a green "finished"
+            assert dot_colour(browser) == GREY
             assert console_errors(browser) == []
             screenshot(browser, "progress-page-cancelled.png")
         finally:
@@ -215,10 +221,74 @@ def test_failure_shows_the_error_panel(browser, init_dsn):
             assert "simulated failure" in text_of(browser, "error-text")
             assert text_of(browser, "status") == "FAILED"
             assert text_of(browser, "percent") == "30 %"
+            assert text_of(browser, "conn") == "failed"
+            assert dot_colour(browser) == RED
             screenshot(browser, "progress-page-failed.png")
         finally:
             _, err = demo.communicate(timeout=TIMEOUT_S)
     assert demo.returncode == 1 and "simulated failure" in err
+
+
+GREEN, RED, GREY = "rgb(18, 161, 80)", "rgb(217, 45, 32)", "rgb(152, 162, 179)"
+
+
+def dot_colour(driver: Any) -> str:
+    """The colour of the live/finished dot (a ::before pseudo-element)."""
+    script = "return getComputedStyle(document.getElementById('conn'), '::before').color"
+    return str(driver.execute_script(script))
+
+
+def test_a_finished_task_page_keeps_its_elapsed_time_and_title(browser, init_dsn):
+    """Opened after the end: elapsed is the task's own duration and does not tick on."""
+    from selenium.webdriver.common.by import By
+
+    title = "Episode " + "with a long title that must wrap on a narrow screen " * 3
+    with progress_server(init_dsn) as srv, connect(init_dsn) as conn:
+        memory_id, rep = start_episode(conn, title=title.strip())
+        rep.report(10, "Starting ingestion", stage="ingesting")
+        time.sleep(1.2)  # a task that ran for a while, so its duration reads "1 s" or more
+        rep.report(99.95, "A stage message long enough to push against the percent " * 3)
+        rep.complete({"memory_id": str(memory_id)})
+        elapsed_s = request(srv.port, "GET", f"/api/v1/tasks/{rep.task_id}").json()["elapsed_s"]
+        browser.set_window_size(380, 860)
+        try:
+            browser.get(f"{srv.url}/tasks/{rep.task_id}")
+            wait_for(browser, lambda d: text_of(d, "status") == "COMPLETED", "the end")
+            wait_for(browser, lambda d: text_of(d, "done-text").startswith("Finished in"), "time")
+            shown = text_of(browser, "elapsed")
+            assert shown == f"{round(elapsed_s)} s", (shown, elapsed_s)
+            time.sleep(2.2)  # two ticks of the page's one-second clock
+            assert text_of(browser, "elapsed") == shown
+            assert text_of(browser, "eta") == "\u2013"  # an en dash: no estimate
+            assert text_of(browser, "conn") == "finished" and dot_colour(browser) == GREEN
+            assert text_of(browser, "title") == title.strip()
+            assert text_of(browser, "percent") == "100 %"
+            percent = browser.find_element(By.ID, "percent")
+            line = browser.execute_script(
+                "return parseFloat(getComputedStyle(arguments[0]).lineHeight)", percent
+            )
+            assert percent.size["height"] < 1.5 * line  # one line: "100 %" never wraps
+            assert console_errors(browser) == []
+            screenshot(browser, "progress-page-finished-narrow.png")
+        finally:
+            browser.set_window_size(900, 860)
+
+
+def test_an_unknown_task_is_a_friendly_page(browser, init_dsn):
+    with progress_server(init_dsn) as srv:
+        browser.get(f"{srv.url}/tasks/{uuid.uuid4()}")
+        assert text_of(browser, "title") == "Task not found"
+        assert "There is no task" in text_of(browser, "message")
+        screenshot_plain(browser, "progress-page-unknown-task.png")
+        # The one console entry is the 404 itself (and reading it empties the log).
+        assert [e for e in console_errors(browser) if "404" not in e] == []
+
+
+def screenshot_plain(driver: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
 
 
 FRONT_END = b"""<!doctype html><meta charset="utf-8"><title>front-end</title><ul id="log"></ul>

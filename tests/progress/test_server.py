@@ -165,11 +165,9 @@ def test_not_found_and_malformed_requests_answer_json(init_dsn):
             ("GET", f"/api/v1/tasks/{unknown}", {}, 404, "no task"),
             ("GET", f"/api/v1/tasks/{unknown}/stream", {}, 404, "no task"),
             ("POST", f"/api/v1/tasks/{unknown}/cancel", {}, 404, "no task"),
-            ("GET", f"/tasks/{unknown}", {}, 404, "no task"),
             ("GET", "/api/v1/tasks/not-a-uuid", {}, 400, "malformed task id"),
             ("GET", "/api/v1/tasks/not-a-uuid/stream", {}, 400, "malformed task id"),
             ("POST", "/api/v1/tasks/12345/cancel", {}, 400, "malformed task id"),
-            ("GET", "/tasks/%3Cscript%3E", {}, 400, "malformed task id"),
             ("GET", f"/api/v1/tasks/{'9' * 500}", {}, 400, "malformed task id"),
             (
                 "GET",
@@ -188,7 +186,7 @@ def test_not_found_and_malformed_requests_answer_json(init_dsn):
             ("GET", "/api/v1/tasks?limit=0", {}, 400, "limit"),
             ("GET", "/api/v1/tasks?status=DONE", {}, 400, "unknown status"),
             ("GET", "/api/v1/nothing", {}, 404, "no such endpoint"),
-            ("GET", "/", {}, 404, "no such endpoint"),
+            ("GET", "/nothing", {}, 404, "no such endpoint"),
             ("DELETE", f"/api/v1/tasks/{rep.task_id}", {}, 405, "not allowed"),
             ("GET", f"/api/v1/tasks/{rep.task_id}/cancel", {}, 405, "not allowed"),
         ]
@@ -417,3 +415,56 @@ def test_reporting_on_a_cancelled_task_raises(init_dsn):
             rep.report(20)
         with pytest.raises(TaskCancelled):
             rep.sleep(5)
+
+
+def test_a_task_page_that_cannot_be_shown_is_a_page_not_json(init_dsn):
+    """A person follows a stale or mistyped link: they get a page that says what happened."""
+    unknown = uuid.uuid4()
+    with progress_server(init_dsn) as srv:
+        cases = [
+            (f"/tasks/{unknown}", 404, "Task not found", f"There is no task {unknown}"),
+            ("/tasks/%3Cscript%3E", 400, "Not a task address", "malformed task id"),
+        ]
+        for path, status, title, text in cases:
+            resp = request(srv.port, "GET", path)
+            assert resp.status == status, (path, resp.body)
+            assert resp.headers["content-type"] == "text/html; charset=utf-8"
+            assert resp.headers["cache-control"] == "no-store"
+            assert resp.headers["content-security-policy"].startswith("default-src 'none'")
+            page = resp.body.decode()
+            assert f'<h1 id="title">{title}</h1>' in page and text in page
+            assert "<script" not in page  # the path is shown escaped, never as markup
+        assert "&lt;script&gt;" in request(srv.port, "GET", "/tasks/%3Cscript%3E").body.decode()
+
+
+def test_a_task_has_a_title_from_its_input_or_its_type(init_dsn):
+    with progress_server(init_dsn) as srv, connect(init_dsn) as conn:
+        _, episode = start_episode(conn, title="Chapter 7: the harbour")
+        plain = ProgressReporter.create(conn, "test.untitled")
+        blank = ProgressReporter.create(conn, "test.blank", input_data={"title": "  "})
+        titles = {
+            rep.task_id: request(srv.port, "GET", f"/api/v1/tasks/{rep.task_id}").json()["title"]
+            for rep in (episode, plain, blank)
+        }
+    assert titles == {
+        episode.task_id: "Chapter 7: the harbour",
+        plain.task_id: "test.untitled",
+        blank.task_id: "test.blank",
+    }
+
+
+def test_the_dashboard_is_served_at_the_root_and_at_tasks(init_dsn):
+    token = "Dashb0ard-t0ken"
+    with progress_server(init_dsn, token=token) as srv:
+        for path in ("/", "/tasks", "/tasks/"):
+            resp = request(srv.port, "GET", path)
+            assert resp.status == 200, path
+            assert resp.headers["content-type"] == "text/html; charset=utf-8"
+            csp = resp.headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+            assert b"<h1>Tasks</h1>" in resp.body
+        signed = request(srv.port, "GET", f"/?token={token}&status=RUNNING")
+        assert signed.status == 303
+        assert signed.headers["location"] == "/?status=RUNNING"
+        assert "HttpOnly" in signed.headers["set-cookie"]
+        assert request(srv.port, "GET", "/?token=wrong").status == 401

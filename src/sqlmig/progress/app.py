@@ -1,4 +1,4 @@
-"""The WSGI application: routes, JSON endpoints, CORS, the page; streams and auth delegated.
+"""The WSGI application: routes, JSON endpoints, CORS; streams, pages and auth delegated.
 
     GET  /api/v1/health                   listener state and counts (no token needed)
     GET  /api/v1/tasks                    recent tasks (?limit=1..500, ?status=RUNNING)
@@ -6,29 +6,27 @@
     GET  /api/v1/tasks/{id}/stream        text/event-stream (Last-Event-ID / ?last_event_id=)
     POST /api/v1/tasks/{id}/cancel        200, or 409 when it already finished
     GET  /tasks/{id}                      the progress page (page.html)
+    GET  /  and  /tasks                   the dashboard: every task, live (dashboard.html)
 
 Every GET route answers HEAD too: same status and headers, no body (a stream
 is opened, checked and closed at once).
 
     request ─▶ route (404 / 405) ─▶ auth.py (token, cookie, sign-in link; not for health)
         ├─ stream ─▶ stream.py (catch-up, live events, heartbeats, re-sync, the end)
-        ├─ page   ─▶ page.html with a nonce and the task's config
+        ├─ pages  ─▶ pages.py: page.html / dashboard.html with a nonce and a config
         └─ JSON   ─▶ store.py queries on pool.py's connections ─▶ web.py (JSON, errors)
 
-Errors are JSON (``{"error": ..., "status": ...}``); nothing here ever sends a
+Errors are JSON (``{"error": ..., "status": ...}``), except on a task page's
+address, where a person reads them (a small HTML page); nothing here ever sends a
 traceback: a database that is away is 503 + Retry-After, anything else 500.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
@@ -38,7 +36,7 @@ import psycopg
 
 from sqlmig.core.errors import DatabaseUnavailable
 from sqlmig.core.redact import redact
-from sqlmig.progress import store
+from sqlmig.progress import pages, store
 from sqlmig.progress.auth import Auth
 from sqlmig.progress.hub import Hub
 from sqlmig.progress.pool import Pool
@@ -48,6 +46,7 @@ from sqlmig.progress.web import (
     ASCII_INT,
     CONNECTIONS_KEY,
     HTTPError,
+    html_error,
     json_response,
     query,
     task_id,
@@ -74,6 +73,7 @@ _ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/stream$"), "stream", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/cancel$"), "cancel", ("POST",)),
     (re.compile(r"^/tasks/(?P<id>[^/]+)/?$"), "page", ("GET",)),
+    (re.compile(r"^/(?:tasks/?)?$"), "dashboard", ("GET",)),
 ]
 _ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "last-event-id", "cache-control")
 
@@ -81,11 +81,6 @@ _ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "last-event-id", "c
 def _allow(methods: tuple[str, ...]) -> str:
     listed = [m for method in methods for m in (method, "HEAD") if m == method or method == "GET"]
     return ", ".join((*listed, "OPTIONS"))
-
-
-@cache
-def _page_template() -> str:
-    return resources.files("sqlmig.progress").joinpath("page.html").read_text(encoding="utf-8")
 
 
 class ProgressApp:
@@ -116,8 +111,13 @@ class ProgressApp:
             if method == "OPTIONS":
                 return self._preflight(environ, path, cors, start_response)
             route, match = self._route(path, method)
+            if route == "dashboard":
+                return self._dashboard(environ, path, start_response)
             if route == "page":
-                return self._page(environ, task_id(match["id"]), cors, start_response)
+                try:
+                    return self._page(environ, task_id(match["id"]), cors, start_response)
+                except HTTPError as exc:  # a person reads this one: a page, not JSON
+                    return html_error(start_response, exc.status, exc.message, exc.headers)
             if route != "health":
                 self.auth.require(environ)
             if route == "stream":
@@ -237,7 +237,7 @@ class ProgressApp:
         if route == "task":
             task = self.pool.run(lambda c: store.fetch_task(c, tid))
             if task is None:
-                raise HTTPError(404, f"no task {tid}.")
+                raise HTTPError(404, f"There is no task {tid} on this server.")
             return 200, _with_links(task)
         assert route == "cancel"
         self._check_post_origin(environ)
@@ -269,42 +269,30 @@ class ProgressApp:
     ) -> Iterable[bytes]:
         pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         if any(name == "token" for name, _ in pairs):
-            return self.auth.sign_in(environ, tid, pairs, start_response)
+            return self.auth.sign_in(environ, f"/tasks/{tid}", pairs, start_response)
         if self.auth.authorized(environ):
             try:
                 exists = self.pool.run(lambda c: store.task_status(c, tid)) is not None
             except (psycopg.OperationalError, DatabaseUnavailable):
                 exists = True  # serve the page anyway: it retries until the database is back
             if not exists:
-                raise HTTPError(404, f"no task {tid}.")
+                raise HTTPError(404, f"There is no task {tid} on this server.")
         # else: the shell, unchecked; its API calls answer 401 and it says how to sign in.
-        nonce = secrets.token_urlsafe(16)
         config = {"taskId": str(tid), "api": API, "retryMs": self.options.retry_ms}
-        # "<" escaped so no value can close the script element.
-        config_json = json.dumps(config).replace("<", "\\u003c")
-        html = (
-            _page_template()
-            .replace("__SQLMIG_NONCE__", nonce)
-            .replace("__SQLMIG_CONFIG__", config_json)
-        )
-        body = html.encode("utf-8")
-        csp = (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-            "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'"
-        )
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", "no-store"),
-                ("Content-Security-Policy", csp),
-                ("X-Content-Type-Options", "nosniff"),
-                ("Referrer-Policy", "no-referrer"),
-            ],
-        )
-        return [body]
+        return pages.serve(start_response, "page.html", config)
+
+    def _dashboard(
+        self, environ: WSGIEnvironment, path: str, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        if any(name == "token" for name, _ in pairs):
+            return self.auth.sign_in(environ, path, pairs, start_response)
+        config = {
+            "api": API,
+            "retryMs": self.options.retry_ms,
+            "statuses": list(store.TASK_STATUSES),
+        }
+        return pages.serve(start_response, "dashboard.html", config)
 
 
 def _list_args(params: dict[str, str]) -> tuple[int, str | None]:

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from urllib.parse import urlencode
-from uuid import UUID
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from sqlmig.progress import masking
@@ -74,17 +73,17 @@ class Auth:
     def sign_in(
         self,
         environ: WSGIEnvironment,
-        task_id: UUID,
+        path: str,
         pairs: list[tuple[str, str]],
         start_response: StartResponse,
     ) -> Iterable[bytes]:
-        """``/tasks/ID?token=T``: the same URL without the token, and the session cookie."""
+        """``PATH?token=T`` (a page): the same URL without the token, and the session cookie."""
         token = self.token
         given = next((value for name, value in reversed(pairs) if name == "token"), "")
         if token and not same(given, token):
             raise HTTPError(401, "the token in this link is wrong.", [_CHALLENGE])
         rest = urlencode([(name, value) for name, value in pairs if name != "token"])
-        location = f"/tasks/{task_id}" + (f"?{rest}" if rest else "")
+        location = path + (f"?{rest}" if rest else "")
         headers = [("Location", location), ("Referrer-Policy", "no-referrer")]
         if token:
             cookie = f"{cookie_name(environ)}={self._session}; Path=/; HttpOnly; SameSite=Strict"

@@ -37,6 +37,7 @@ CATCH_UP_BATCH = 500
 
 _TASK_COLUMNS = sql.SQL("""
     t.id, t.task_type, t.status::text AS status, t.progress,
+    coalesce(nullif(btrim(t.input_data ->> 'title'), ''), t.task_type) AS title,
     t.result_data, t.error_data,
     t.created_at, t.started_at, t.completed_at, t.updated_at,
     extract(epoch FROM coalesce(t.completed_at, now()) - t.started_at)::float8 AS elapsed_s,
@@ -81,6 +82,7 @@ def _task_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "task_type": row["task_type"],
+        "title": row["title"],
         "status": row["status"],
         "terminal": row["status"] in TERMINAL_STATUSES,
         "progress": float(row["progress"]),

@@ -75,3 +75,63 @@ def task_id(text: str) -> UUID:
     except ValueError:
         shown = text if len(text) <= 64 else text[:64] + "..."
         raise HTTPError(400, f"malformed task id {shown!r}: expected a UUID.") from None
+
+
+_ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · sqlmig</title>
+<style nonce="{nonce}">
+  body {{ margin: 0; padding: 48px 16px; background: #f4f5f7; color: #1d2330;
+         font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }}
+  main {{ max-width: 560px; margin: 0 auto; background: #fff; border: 1px solid #e4e7ec;
+         border-radius: 12px; padding: 24px; }}
+  h1 {{ font-size: 18px; margin: 0 0 8px; }}
+  p {{ margin: 8px 0; }} .code {{ color: #667085; font-size: 13px; }}
+  a {{ color: #2f6fed; }}
+</style></head>
+<body><main>
+<h1 id="title">{title}</h1>
+<p id="message">{message}</p>
+<p>Check the address: task pages are <code>/tasks/&lt;task id&gt;</code>, and
+<a href="{api}/tasks">{api}/tasks</a> lists the recent tasks.</p>
+<p class="code">HTTP {status}</p>
+</main></body></html>
+"""
+_ERROR_TITLES = {400: "Not a task address", 404: "Task not found"}
+
+
+def html_error(
+    start_response: StartResponse,
+    status: int,
+    message: str,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    """An error a person reads (a task page's address): a small page, not JSON."""
+    import html
+    import secrets
+
+    nonce = secrets.token_urlsafe(16)
+    body = _ERROR_PAGE.format(
+        title=_ERROR_TITLES.get(status, _REASONS.get(status, "Error")),
+        message=html.escape(message),
+        status=status,
+        api=API,
+        nonce=nonce,
+    ).encode("utf-8")
+    start_response(
+        f"{status} {_REASONS.get(status, 'Error')}",
+        [
+            *headers,
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            (
+                "Content-Security-Policy",
+                f"default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; "
+                "form-action 'none'; frame-ancestors 'none'",
+            ),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+    )
+    return [body]
