@@ -178,7 +178,7 @@ def test_more_steps_than_applied_are_refused(pg, dsn, sqlmig, mig_dir):
         sqlmig,
         ("--steps", "3"),
         2,
-        "cannot roll back 3 steps: the ledger has 2 migration(s); use --to 0",
+        "cannot roll back 3 steps: the ledger has 2 migration(s); --steps 2 rolls back all",
     )
     zero = sqlmig("rollback", "--steps", "0")
     assert zero.exit_code == 2 and "--steps" in zero.stderr

@@ -166,7 +166,7 @@ def _undo(
         if recorded and count > len(recorded):
             raise UsageError(
                 f"cannot roll back {count} steps: the ledger has {len(recorded)} migration(s); "
-                "use --to 0 to roll back all of them."
+                f"--steps {len(recorded)} rolls back all of them (--to V keeps V itself)."
             )
         undo = recorded[:count]
     blockers = [e for e in undo if e.state is not State.APPLIED]
