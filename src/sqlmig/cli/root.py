@@ -40,6 +40,7 @@ class _Group(click.Group):
         "db": "sqlmig.cli.db:db",
         "models": "sqlmig.cli.models:models",
         "serve": "sqlmig.cli.progress:serve",
+        "progress": "sqlmig.cli.progress:progress",
         "demo": "sqlmig.cli.progress:demo",
         "tasks": "sqlmig.cli.progress:tasks",
         "help": "sqlmig.cli.help:help_",
