@@ -62,6 +62,7 @@ def test_a_file_that_releases_the_lock_never_runs_twice(dsn, mig_dir):
 
 
 def test_ledger_refuses_a_second_row_and_any_success_without_the_lock(dsn, mig_dir):
+    from sqlmig.core.config import DEFAULT_LEDGER as loc
     from sqlmig.migrations import ledger
     from sqlmig.migrations.files import load_scripts
 
@@ -69,15 +70,15 @@ def test_ledger_refuses_a_second_row_and_any_success_without_the_lock(dsn, mig_d
     mig_dir.write("2-b.sql", "create table b (id int);\n")
     first, second = load_scripts(mig_dir.path)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        ledger.ensure(conn)
-        with ledger.locked(conn, 5):
-            ledger.record(conn, first, execution_ms=1, success=True)
+        ledger.ensure(conn, loc)
+        with ledger.locked(conn, loc, 5):
+            ledger.record(conn, loc, first, execution_ms=1, success=True)
             with pytest.raises(psycopg.errors.UniqueViolation) as twice:
-                ledger.record(conn, first, execution_ms=2, success=True)
-            assert ledger.is_duplicate_row(twice.value)
+                ledger.record(conn, loc, first, execution_ms=2, success=True)
+            assert ledger.is_duplicate_row(twice.value, loc)
         with pytest.raises(psycopg.errors.NotNullViolation) as lost:
-            ledger.record(conn, second, execution_ms=1, success=True)
-        assert ledger.is_lock_lost(lost.value)
+            ledger.record(conn, loc, second, execution_ms=1, success=True)
+        assert ledger.is_lock_lost(lost.value, loc)
     assert query(dsn, "select version, execution_ms from schema_migrations") == [(1, 1)]
 
 

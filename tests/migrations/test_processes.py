@@ -183,7 +183,7 @@ def test_plain_lines_without_a_terminal(dsn, mig_dir):
 
 
 def test_lock_held_by_another_runner_waits_then_exits_3(dsn, mig_dir):
-    from sqlmig.migrations.ledger import LOCK_KEY
+    from sqlmig.migrations.lock import LOCK_KEY
 
     mig_dir.write("1-a.sql", "create table a (id int);")
     with psycopg.connect(dsn, autocommit=True) as holder:

@@ -129,7 +129,10 @@ def test_tasks_watch_without_a_server_exits_3():
 
 def test_serve_refuses_bad_settings(dsn):
     no_schema = run("--dsn", dsn, "serve", "--port", "0")
-    assert no_schema.exit_code == 2 and "apply the bundled schema" in no_schema.output
+    assert (
+        no_schema.exit_code == 2
+        and "install them first (sqlmig progress install)" in no_schema.output
+    )
     bad_origin = run("--dsn", dsn, "serve", "--cors-origin", "localhost:3000")
     assert bad_origin.exit_code == 2 and "--cors-origin" in bad_origin.output
     unreachable = run("--dsn", "postgresql://u:pw-s3cret@127.0.0.1:1/db?connect_timeout=2", "serve")

@@ -1,4 +1,5 @@
-"""CLI commands of the progress feature: ``serve``, ``demo episode``, ``tasks watch``.
+"""CLI commands of the progress feature: ``progress install / status``, ``serve``,
+``demo episode``, ``tasks watch``.
 
 Only click is imported at module level (``sqlmig --help`` stays fast); the
 library (:mod:`sqlmig.progress`, psycopg) is imported inside the commands.
@@ -33,7 +34,7 @@ def _connect_checked(settings: Settings) -> Connection:
         conn.close()
         raise UsageError(
             f"{connections.describe(connections.target_dsn(settings))} has no async_tasks/"
-            "task_progress tables: apply the bundled schema first (sqlmig --dir sql/init apply)."
+            "task_progress tables: install them first (sqlmig progress install)."
         )
     return conn
 
@@ -231,6 +232,67 @@ def episode(state: CliState, delay_s: float, url: str, title: str, fail_at: str 
             click.echo(f"{stage.percent:>5.0f} %  {stage.message}")
 
         demo.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
+
+
+@click.group()
+def progress() -> None:
+    """The progress tables in any database: a migration track shipped with sqlmig."""
+
+
+@progress.command("install")
+@click.option("--dry-run", is_flag=True, help="Print what would run; change nothing.")
+@pass_state
+def install(state: CliState, dry_run: bool) -> None:
+    """Create or upgrade the progress tables (async_tasks, task_progress, memories).
+
+    The files ship inside sqlmig and are applied like migrations, with their own
+    ledger (sqlmig.progress_migrations): run it again after upgrading sqlmig. Tables
+    already there (a database built from sql/init) are recorded, not re-created.
+    """
+    from sqlmig.cli.render import ProgressLines
+    from sqlmig.progress import install as track
+
+    sink = None if state.as_json or dry_run else ProgressLines(verbosity=state.verbosity)
+    result = track.install(state.settings(), dry_run=dry_run, sink=sink)
+    if state.as_json:
+        state.dump(
+            {
+                "dry_run": dry_run,
+                "ledger": str(track.TRACK_LEDGER),
+                "baselined": [s.filename for s in result.baselined],
+                "pending": [s.filename for s in result.to_apply],
+                "applied": [
+                    {"version": s.version, "name": s.name, "execution_ms": ms}
+                    for s, ms in result.applied
+                ],
+            }
+        )
+        return
+    verb = "would be recorded" if dry_run else "recorded"
+    for script in result.baselined:
+        click.echo(f"{script.filename}: already in the database, {verb} as applied")
+    if dry_run:
+        for script in result.to_apply:
+            click.echo(f"-- sqlmig dry run: would apply {script.filename}")
+        click.echo(f"-- {len(result.to_apply)} file(s) would run; nothing was changed.")
+    elif result.applied:
+        click.echo(f"Installed: {len(result.applied)} file(s) applied ({track.TRACK_LEDGER}).")
+    else:
+        click.echo(f"The progress tables are up to date ({track.TRACK_LEDGER}).")
+
+
+@progress.command("status")
+@pass_state
+def track_status(state: CliState) -> None:
+    """Show which progress-track files the database has."""
+    from sqlmig.cli.render import plan_json, render_plan
+    from sqlmig.progress import install as track
+
+    plan = track.status(state.settings())
+    if state.as_json:
+        state.dump({"migrations": plan_json(plan), "counts": plan.counts()})
+    else:
+        render_plan(plan)
 
 
 @click.group()

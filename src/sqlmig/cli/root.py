@@ -40,6 +40,7 @@ class _Group(click.Group):
         "db": "sqlmig.cli.db:db",
         "models": "sqlmig.cli.models:models",
         "serve": "sqlmig.cli.progress:serve",
+        "progress": "sqlmig.cli.progress:progress",
         "demo": "sqlmig.cli.progress:demo",
         "tasks": "sqlmig.cli.progress:tasks",
         "help": "sqlmig.cli.help:help_",
@@ -124,6 +125,13 @@ def _global_params() -> list[click.Parameter]:
             help="Migrations directory (as before the command).",
         ),
         click.Option(
+            ["--table", "table"],
+            metavar="TABLE",
+            expose_value=False,
+            callback=_store_global,
+            help="The ledger table (as before the command).",
+        ),
+        click.Option(
             ["--format", "format"],
             type=click.Choice(["text", "json"]),
             expose_value=False,
@@ -150,7 +158,7 @@ def _global_params() -> list[click.Parameter]:
 
 
 def _accept_global_options(command: click.Command) -> None:
-    """Let ``--dsn/--dir/--format`` follow the sub-command too, as people type them."""
+    """Let ``--dsn/--dir/--table/--format`` follow the sub-command too, as people type them."""
     names = {p.name for p in command.params}
     command.params.extend(p for p in _global_params() if p.name not in names)
     if isinstance(command, click.Group):
@@ -184,6 +192,12 @@ def _fail(ctx: click.Context, message: str, code: int, exc: Exception) -> NoRetu
 )
 @click.option("--dir", "directory", metavar="DIR", help="Migrations directory [env: SQLMIG_DIR].")
 @click.option(
+    "--table",
+    metavar="TABLE",
+    help="The ledger: NAME (in schema public) or SCHEMA.NAME, created with its schema "
+    "when missing [env: SQLMIG_TABLE; default: public.schema_migrations].",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -201,6 +215,7 @@ def cli(
     ctx: click.Context,
     dsn: str | None,
     directory: str | None,
+    table: str | None,
     fmt: str,
     quiet: bool,
     verbose: bool,
@@ -214,7 +229,7 @@ def cli(
     check found problems, 2 usage or configuration error, 3 database
     unreachable or lock not acquired.
     """
-    ctx.obj = CliState(dsn, directory, fmt, quiet, verbose, dsns=[dsn] if dsn else [])
+    ctx.obj = CliState(dsn, directory, fmt, quiet, verbose, dsns=[dsn] if dsn else [], table=table)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ class CliState:
     tokens: list[str] = field(default_factory=list)
     #: The database this run talks to, once known (for the target line and JSON).
     target: Target | None = None
+    #: ``--table``: where the ledger lives (``name`` or ``schema.name``).
+    table: str | None = None
 
     @property
     def as_json(self) -> bool:
@@ -48,7 +50,7 @@ class CliState:
 
         from sqlmig.core.config import resolve
 
-        settings = resolve(self.dsn, self.directory)
+        settings = resolve(self.dsn, self.directory, table=self.table)
         if settings.dsn:
             self.dsns.append(settings.dsn)
         return replace(settings, notify=self.notice)

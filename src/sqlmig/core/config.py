@@ -10,38 +10,125 @@ project-local embedded server (:mod:`sqlmig.core.embedded`) -- unless
 ``SQLMIG_EMBEDDED=0`` or ``[tool.sqlmig] embedded = false`` turned that
 fallback off (a deploy, a shared project): then connecting is a usage error
 that names the variables to set.
+
+The ledger's place: ``--table``, ``SQLMIG_TABLE``, ``[tool.sqlmig] table``
+(same precedence), ``name`` or ``schema.name``; a bare name is in ``public``.
+Default ``public.schema_migrations``, so existing databases keep working.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlmig.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from psycopg import sql
+
     from sqlmig.core.targets import Notice
 
 DEFAULT_DIR = "migrations"
-#: Where the ledger lives; introspection and drift leave this table out.
-LEDGER_SCHEMA = "public"
-LEDGER_TABLE = "schema_migrations"
-#: The ledger's append-only history, beside it.
-HISTORY_TABLE = f"{LEDGER_TABLE}_history"
-#: Relations of sqlmig's own, which introspection and drift leave out.
-SQLMIG_RELATIONS = (LEDGER_TABLE, HISTORY_TABLE, f"{HISTORY_TABLE}_id_seq")
 #: Session settings every migration connection starts with (as startup options, so
 #: they survive RESET ALL); a file that changes them is refused before it runs.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
-_KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions"})
+_KEYS = frozenset(
+    {"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions", "table"}
+)
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 # libpq variables that name a server or database; PGPASSWORD/PGUSER alone do not.
 _LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
+
+
+#: An unquoted PostgreSQL identifier as sqlmig accepts it for the ledger: lower case
+#: (what the server folds an unquoted name to), so ``ops.schema_migrations`` in
+#: pyproject and in psql name the same table.
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+_MAX_IDENTIFIER = 63  # NAMEDATALEN - 1, in bytes
+
+
+@dataclass(frozen=True)
+class LedgerLocation:
+    """Where the ledger lives, and the tables sqlmig keeps beside it (same schema).
+
+    A sibling is ``<table>_<suffix>``: the history is ``sibling("history")``.
+    A new table of sqlmig's own beside the ledger gets a suffix in
+    :attr:`SIBLINGS`, so introspection, drift and lock reports leave it out.
+    """
+
+    schema: str = "public"
+    table: str = "schema_migrations"
+
+    #: Suffixes of sqlmig's own tables beside the ledger (``<table>_<suffix>``).
+    SIBLINGS: ClassVar[tuple[str, ...]] = ("history",)
+    #: Sequences of sqlmig's own, as suffixes of the ledger's name (identity columns).
+    SEQUENCES: ClassVar[tuple[str, ...]] = ("history_id_seq",)
+
+    @classmethod
+    def parse(cls, text: str, source: str = "--table") -> LedgerLocation:
+        """``name`` (in ``public``) or ``schema.name``; a UsageError naming ``source``."""
+        parts = text.split(".")
+        longest = max(len(s) for s in cls.SIBLINGS + cls.SEQUENCES) + 1
+        problem = None
+        if len(parts) > 2:
+            problem = "has more than one dot"
+        elif not all(_IDENTIFIER.fullmatch(part) for part in parts):
+            problem = "is not lower-case letters, digits, _ and $ (starting with a letter or _)"
+        elif len(parts) == 2 and parts[0].startswith("pg_"):
+            problem = "uses a pg_ schema (reserved for PostgreSQL)"
+        elif len(parts[0].encode()) > _MAX_IDENTIFIER:
+            problem = f"has a schema name longer than {_MAX_IDENTIFIER} bytes"
+        elif len(parts[-1].encode()) > _MAX_IDENTIFIER - longest:
+            problem = (
+                f"has a table name longer than {_MAX_IDENTIFIER - longest} bytes (sqlmig "
+                f"names tables beside it <name>_history, up to {longest} bytes longer)"
+            )
+        if problem:
+            raise UsageError(
+                f"{source} {text!r} {problem}; give `name` (in schema public) or "
+                "`schema.name`, e.g. ops.schema_migrations."
+            )
+        return cls(*parts) if len(parts) == 2 else cls(table=parts[0])
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    def sibling(self, suffix: str) -> str:
+        """The name of sqlmig's table ``<table>_<suffix>`` beside the ledger."""
+        return f"{self.table}_{suffix}"
+
+    @property
+    def history(self) -> str:
+        return self.sibling("history")
+
+    @property
+    def relations(self) -> tuple[str, ...]:
+        """Names of sqlmig's own relations in :attr:`schema` (left out of introspection)."""
+        return (
+            self.table,
+            *(self.sibling(s) for s in self.SIBLINGS),
+            *(self.sibling(s) for s in self.SEQUENCES),
+        )
+
+    def identifier(self, name: str | None = None) -> sql.Identifier:
+        """The schema-qualified name of the ledger (or of ``name`` beside it)."""
+        from psycopg import sql
+
+        return sql.Identifier(self.schema, name or self.table)
+
+    def regclass(self, name: str | None = None) -> str:
+        """A quoted ``"schema"."name"`` for ``to_regclass`` (identifiers are validated)."""
+        return f'"{self.schema}"."{name or self.table}"'
+
+
+#: Where the ledger lives unless configured: sqlmig's place since its first release.
+DEFAULT_LEDGER = LedgerLocation()
 
 
 @dataclass(frozen=True)
@@ -58,6 +145,7 @@ class Settings:
     # Where connecting reports what it does (the target, each failed attempt
     # while waiting): the CLI prints these on stderr; the library never prints.
     notify: Callable[[Notice], None] | None = field(default=None, compare=False, repr=False)
+    ledger: LedgerLocation = DEFAULT_LEDGER  # --table, SQLMIG_TABLE, [tool.sqlmig] table
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -95,6 +183,7 @@ def resolve(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    table: str | None = None,
 ) -> Settings:
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
@@ -141,6 +230,14 @@ def resolve(
             f'{pyproject}: [tool.sqlmig] versions must be "sequential" or "timestamp", '
             f"not {versions!r}."
         )
+    if table is not None:
+        ledger = LedgerLocation.parse(table, "--table")
+    elif env.get("SQLMIG_TABLE"):
+        ledger = LedgerLocation.parse(env["SQLMIG_TABLE"], "SQLMIG_TABLE")
+    elif "table" in tool:
+        ledger = LedgerLocation.parse(str(tool["table"]), f"{pyproject}: [tool.sqlmig] table")
+    else:
+        ledger = DEFAULT_LEDGER
     return Settings(
         resolved_dsn,
         source,
@@ -151,4 +248,5 @@ def resolve(
         embedded=embedded,
         embedded_source="" if embedded else embedded_source,
         versions=str(versions),
+        ledger=ledger,
     )

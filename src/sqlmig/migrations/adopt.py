@@ -10,8 +10,10 @@
     flyway          public.flyway_schema_history: versioned rows, success per row
     yoyo            public._yoyo_migration (migration_id = the file's stem)
 
-dbmate and golang-migrate use sqlmig's ledger name, so their table is kept as
-``schema_migrations_<tool>`` (nothing of their history is lost).
+dbmate and golang-migrate use sqlmig's default ledger name: when the ledger is
+there (the default), their table is kept as ``schema_migrations_<tool>`` (nothing
+of their history is lost); a ledger configured elsewhere (``--table``) leaves it
+where it is. The rows go to the configured ledger.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from sqlmig.core import connections
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE, Settings
+from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import PlanRefused, UsageError
 from sqlmig.migrations import history, ledger
 from sqlmig.migrations.files import Script, load_scripts
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
 
 TOOLS = ("dbmate", "golang-migrate", "flyway", "yoyo")
 _TABLES = {
-    "dbmate": (LEDGER_SCHEMA, LEDGER_TABLE),
-    "golang-migrate": (LEDGER_SCHEMA, LEDGER_TABLE),
+    "dbmate": ("public", "schema_migrations"),
+    "golang-migrate": ("public", "schema_migrations"),
     "flyway": ("public", "flyway_schema_history"),
     "yoyo": ("public", "_yoyo_migration"),
 }
@@ -57,7 +59,8 @@ def adopt(settings: Settings, tool: str, *, dry_run: bool = False) -> Adoption:
         raise UsageError(f"--from must be one of {', '.join(TOOLS)}, not {tool!r}.")
     schema, table = _TABLES[tool]
     scripts = load_scripts(settings.directory)
-    with connections.connect(settings) as conn, ledger.locked(conn, 0):
+    loc = settings.ledger
+    with connections.connect(settings) as conn, ledger.locked(conn, loc, 0):
         versions = _applied(conn, tool, schema, table, scripts)
         by_version = {s.version: s for s in scripts}
         missing = sorted(set(versions) - set(by_version))
@@ -67,8 +70,8 @@ def adopt(settings: Settings, tool: str, *, dry_run: bool = False) -> Adoption:
                 f"{', '.join(map(str, missing))}, but no migration file has them in "
                 f"{settings.directory}. Restore those files first; nothing was changed."
             )
-        foreign = (schema, table) == (LEDGER_SCHEMA, LEDGER_TABLE)
-        if not foreign and ledger.read(conn):
+        foreign = (schema, table) == (loc.schema, loc.table)
+        if not foreign and ledger.read(conn, loc):
             raise UsageError(
                 "the sqlmig ledger already has rows: adopt takes over a database sqlmig "
                 "has never migrated. `sqlmig status` shows where it stands."
@@ -85,12 +88,13 @@ def adopt(settings: Settings, tool: str, *, dry_run: bool = False) -> Adoption:
                         sql.Identifier(schema, table), sql.Identifier(result.renamed_to)
                     )
                 )
-            ledger.ensure(conn)
-            _allow_adopted(conn)
+            ledger.ensure(conn, loc)
+            _allow_adopted(conn, loc)
             for script in result.adopted:
-                ledger.record(conn, script, execution_ms=0, success=True, kind="adopted")
+                ledger.record(conn, loc, script, execution_ms=0, success=True, kind="adopted")
                 history.record(
                     conn,
+                    loc,
                     script.version,
                     script.name,
                     action="adopt",
@@ -157,26 +161,29 @@ def _integer(tool: str, version: str) -> int:
     return int(match[0])
 
 
-def _allow_adopted(conn: Connection) -> None:
+def _allow_adopted(conn: Connection, loc: LedgerLocation) -> None:
     """Ledgers made before `adopt` existed allow kinds 'migration' and 'baseline' only."""
     row = conn.execute(
         "SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c"
         " WHERE c.conrelid = pg_catalog.to_regclass(%s) AND c.contype = 'c'"
         " AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%%kind%%'",
-        (f"{LEDGER_SCHEMA}.{LEDGER_TABLE}",),
+        (loc.regclass(),),
     ).fetchone()
     if row is not None and "adopted" not in str(row[0]):
         name = conn.execute(
             "SELECT c.conname FROM pg_catalog.pg_constraint c"
             " WHERE c.conrelid = pg_catalog.to_regclass(%s) AND c.contype = 'c'"
             " AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%%kind%%'",
-            (f"{LEDGER_SCHEMA}.{LEDGER_TABLE}",),
+            (loc.regclass(),),
         ).fetchone()
         assert name is not None
         conn.execute(
             sql.SQL(
                 "ALTER TABLE {} DROP CONSTRAINT {},"
-                " ADD CONSTRAINT schema_migrations_kind_check"
-                " CHECK (kind IN ('migration', 'baseline', 'adopted'))"
-            ).format(sql.Identifier(LEDGER_SCHEMA, LEDGER_TABLE), sql.Identifier(str(name[0])))
+                " ADD CONSTRAINT {} CHECK (kind IN ('migration', 'baseline', 'adopted'))"
+            ).format(
+                loc.identifier(),
+                sql.Identifier(str(name[0])),
+                sql.Identifier(f"{loc.table}_kind_check"),
+            )
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmig.core import connections
-from sqlmig.core.config import Settings
+from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import PlanRefused, UsageError
 from sqlmig.migrations import history, ledger, refusals, run
 from sqlmig.migrations.events import Sink
@@ -55,15 +55,15 @@ class ApplyResult:
 def status(settings: Settings) -> Plan:
     scripts = load_scripts(settings.directory)
     with connections.connect(settings) as conn:
-        return build_plan(scripts, ledger.read(conn))
+        return build_plan(scripts, ledger.read(conn, settings.ledger))
 
 
 def verify(settings: Settings, *, strict: bool = False) -> tuple[Plan, list[Refusal]]:
     """The plan and its problems: modified/missing/failed (+ pending when strict)."""
     scripts = load_scripts(settings.directory)
     with connections.connect(settings) as conn:
-        plan = build_plan(scripts, ledger.read(conn))
-        problems = refusals.refusals(conn, plan.blockers(out_of_order=True))
+        plan = build_plan(scripts, ledger.read(conn, settings.ledger))
+        problems = refusals.refusals(conn, settings.ledger, plan.blockers(out_of_order=True))
     if strict:
         problems += [
             Refusal(e, "not applied yet") for e in plan.by_state(State.PENDING, State.OUT_OF_ORDER)
@@ -91,20 +91,22 @@ def apply(
     scripts = load_scripts(settings.directory)
     with connections.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
         if dry_run:
-            plan = build_plan(scripts, ledger.read(conn), target=target)
-            refusals.refuse(conn, plan, out_of_order)
+            plan = build_plan(scripts, ledger.read(conn, settings.ledger), target=target)
+            refusals.refuse(conn, settings.ledger, plan, out_of_order)
             return ApplyResult(plan, plan.to_apply(), dry_run=True)
-        with ledger.locked(conn, lock_timeout_s, run.waiting(sink, lock_timeout_s)):
+        with ledger.locked(
+            conn, settings.ledger, lock_timeout_s, run.waiting(sink, lock_timeout_s)
+        ):
             # Read under the lock: a runner that held it before us may have
             # applied some of these already.
-            plan = build_plan(scripts, ledger.read(conn), target=target)
-            refusals.refuse(conn, plan, out_of_order)
+            plan = build_plan(scripts, ledger.read(conn, settings.ledger), target=target)
+            refusals.refuse(conn, settings.ledger, plan, out_of_order)
             result = ApplyResult(plan, plan.to_apply())
             if not result.to_apply:
                 return result
-            steps = run.apply_steps(conn, result.to_apply)
+            steps = run.apply_steps(conn, settings.ledger, result.to_apply)
             prepared = run.prepare(steps)
-            ledger.ensure(conn)
+            ledger.ensure(conn, settings.ledger)
             result.applied = run.run(
                 conn, settings, steps, prepared, sink=sink, statement_timing=statement_timing
             )
@@ -124,14 +126,14 @@ def rollback(
     scripts = load_scripts(settings.directory)
     with (
         connections.connect(settings) as conn,
-        ledger.locked(conn, lock_timeout_s, run.waiting(sink, lock_timeout_s)),
+        ledger.locked(conn, settings.ledger, lock_timeout_s, run.waiting(sink, lock_timeout_s)),
     ):
-        to_run = _undo(conn, scripts, to_version, steps)
+        to_run = _undo(conn, settings.ledger, scripts, to_version, steps)
         if not to_run:
             return []
-        undo_steps = run.rollback_steps(conn, to_run)
+        undo_steps = run.rollback_steps(conn, settings.ledger, to_run)
         prepared = run.prepare(undo_steps)
-        history.ensure(conn)  # a ledger from before history: the table comes now
+        history.ensure(conn, settings.ledger)  # a ledger from before history: the table comes now
         return run.run(conn, settings, undo_steps, prepared, verb="rollback", sink=sink)
 
 
@@ -141,13 +143,14 @@ def rollback_plan(
     """What ``rollback`` would run, newest first, with the same refusals; changes nothing."""
     scripts = load_scripts(settings.directory)
     with connections.connect(settings) as conn:
-        to_run = _undo(conn, scripts, to_version, steps)
+        to_run = _undo(conn, settings.ledger, scripts, to_version, steps)
     run.prepare_files([s.down for s in to_run if s.down is not None])
     return to_run
 
 
 def _undo(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     scripts: list[Script],
     to_version: int | None,
     steps: int | None,
@@ -157,7 +160,7 @@ def _undo(
         raise UsageError("give --to or --steps, not both.")
     if steps is not None and steps < 1:
         raise UsageError(f"--steps must be at least 1 (got {steps}).")
-    plan = build_plan(scripts, ledger.read(conn))
+    plan = build_plan(scripts, ledger.read(conn, loc))
     recorded = [e for e in reversed(plan.entries) if e.row is not None]
     if to_version is not None:
         undo = [e for e in recorded if e.version > to_version]
@@ -171,7 +174,9 @@ def _undo(
         undo = recorded[:count]
     blockers = [e for e in undo if e.state is not State.APPLIED]
     if blockers:
-        raise PlanRefused(refusals.refusal_text(refusals.refusals(conn, blockers), "roll back"))
+        raise PlanRefused(
+            refusals.refusal_text(refusals.refusals(conn, loc, blockers), "roll back")
+        )
     no_down = [e.filename for e in undo if e.script is None or e.script.down is None]
     if no_down:
         raise UsageError(
@@ -185,7 +190,7 @@ def _undo(
 def history_rows(settings: Settings, *, version: int | None = None) -> list[HistoryRow]:
     """The history table, oldest first (empty before the first write that keeps history)."""
     with connections.connect(settings) as conn:
-        return history.read(conn, version)
+        return history.read(conn, settings.ledger, version)
 
 
 def baseline(
@@ -196,18 +201,28 @@ def baseline(
     adopted = [s for s in scripts if s.version <= version]
     if not adopted:
         raise UsageError(f"no migration file has a version <= {version}; nothing to baseline.")
-    with connections.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
-        if ledger.read(conn):
+    with (
+        connections.connect(settings) as conn,
+        ledger.locked(conn, settings.ledger, lock_timeout_s),
+    ):
+        if ledger.read(conn, settings.ledger):
             raise UsageError(
                 "the ledger already has rows: baseline adopts a database sqlmig has never "
                 "migrated. Use `sqlmig status` to see where it stands."
             )
-        ledger.ensure(conn)
+        ledger.ensure(conn, settings.ledger)
         with conn.transaction():
             for script in adopted:
-                ledger.record(conn, script, execution_ms=0, success=True, kind="baseline")
+                ledger.record(
+                    conn, settings.ledger, script, execution_ms=0, success=True, kind="baseline"
+                )
                 history.record(
-                    conn, script.version, script.name, action="baseline", after=script.checksum
+                    conn,
+                    settings.ledger,
+                    script.version,
+                    script.name,
+                    action="baseline",
+                    after=script.checksum,
                 )
     return adopted
 
@@ -222,16 +237,21 @@ def repair(
     """
     scripts = load_scripts(settings.directory)
     actions: list[tuple[Entry, str]] = []
-    with connections.connect(settings) as conn, ledger.locked(conn, lock_timeout_s):
-        plan = build_plan(scripts, ledger.read(conn))
+    with (
+        connections.connect(settings) as conn,
+        ledger.locked(conn, settings.ledger, lock_timeout_s),
+    ):
+        plan = build_plan(scripts, ledger.read(conn, settings.ledger))
         entries = plan.blockers(out_of_order=True)
         if entries and not dry_run:
-            ledger.ensure(conn)  # older ledgers lack the accepted_* columns (and history)
+            ledger.ensure(
+                conn, settings.ledger
+            )  # older ledgers lack the accepted_* columns (and history)
         with conn.transaction(force_rollback=dry_run):
             for entry in entries:
                 if entry.state is State.MODIFIED and entry.script is not None:
                     assert entry.row is not None
-                    ledger.accept_edit(conn, entry.version, entry.script.checksum)
+                    ledger.accept_edit(conn, settings.ledger, entry.version, entry.script.checksum)
                     actions.append(
                         (
                             entry,
@@ -243,7 +263,7 @@ def repair(
                     before, after = entry.row.current_checksum, entry.script.checksum
                 elif entry.state in (State.FAILED, State.MISSING):
                     assert entry.row is not None
-                    ledger.delete(conn, entry.version)
+                    ledger.delete(conn, settings.ledger, entry.version)
                     what = "will run again" if entry.script else "file is gone"
                     actions.append((entry, f"removed the {entry.state.value} row ({what})"))
                     before, after = entry.row.current_checksum, None
@@ -252,6 +272,7 @@ def repair(
                 if not dry_run:
                     history.record(
                         conn,
+                        settings.ledger,
                         entry.version,
                         entry.name,
                         action="repair",

@@ -40,7 +40,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from sqlmig.core.config import PINNED_SETTINGS
+from sqlmig.core.config import PINNED_SETTINGS, LedgerLocation
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
 from sqlmig.migrations import copy, failures, ledger
@@ -183,12 +183,14 @@ def run_file(
     prepared: Prepared,
     *,
     finish: Finish,
+    loc: LedgerLocation,
     on_start: sql.Composed | None = None,
     on_failure: Callable[[int, bool], None] | None = None,
     verb: str = "apply",
     on_statement: Callable[[stmts.Statement, int], None] | None = None,
 ) -> int:
-    """Run one file with its ledger change ``finish``; return the wall time in ms.
+    """Run one file with its ledger change ``finish`` (to the ledger at ``loc``); return
+    the wall time in ms.
 
     Without a transaction, ``on_start`` is executed (and committed) first, so a
     crash midway leaves a trace, and ``on_failure(ms, partial)`` records the
@@ -201,10 +203,10 @@ def run_file(
     """
     started = time.perf_counter()
     if prepared.file.transactional and (on_statement is not None or prepared.blocks is not None):
-        _run_statementwise(conn, prepared, finish, verb, on_statement)
+        _run_statementwise(conn, prepared, finish, loc, verb, on_statement)
         return _ms(started)
     if prepared.file.transactional:
-        _run_in_transaction(conn, prepared, finish, verb)
+        _run_in_transaction(conn, prepared, finish, loc, verb)
         return _ms(started)
 
     pid = conn.info.backend_pid
@@ -212,7 +214,7 @@ def run_file(
         try:
             conn.execute(on_start)
         except psycopg.Error as exc:
-            raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
+            raise failures.ledger_failure(conn, loc, prepared.file, exc, verb, ran=False) from exc
     whole = prepared.statements is None and prepared.blocks is None
     cur = conn.cursor()
     for statement in _items(prepared):
@@ -252,12 +254,16 @@ def run_file(
             raise failures.lost_connection(
                 prepared.file, pid, len(prepared.file.body), verb
             ) from exc
-        raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
+        raise failures.ledger_failure(conn, loc, prepared.file, exc, verb, ran=True) from exc
     return elapsed
 
 
 def _run_in_transaction(
-    conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish, verb: str
+    conn: Connection[tuple[object, ...]],
+    prepared: Prepared,
+    finish: Finish,
+    loc: LedgerLocation,
+    verb: str,
 ) -> None:
     body = prepared.file.body
     pid = conn.info.backend_pid
@@ -285,8 +291,8 @@ def _run_in_transaction(
             raise failures.lost_connection(prepared.file, pid, None, verb) from exc
         if conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
-        if ledger.is_ledger_error(exc):
-            raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
+        if ledger.is_ledger_error(exc, loc):
+            raise failures.ledger_failure(conn, loc, prepared.file, exc, verb, ran=False) from exc
         position = exc.diag.statement_position
         if position:
             offset = int(position) - 1 - len(_PREFIX)
@@ -301,7 +307,9 @@ def _run_in_transaction(
                         verb=verb,
                         message=parsed[1],
                     ) from exc
-                raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=True) from exc
+                raise failures.ledger_failure(
+                    conn, loc, prepared.file, exc, verb, ran=True
+                ) from exc
             raise failures.failure(prepared.file, exc, offset, rolled_back=True, verb=verb) from exc
         located = failures.locate(conn, prepared.file, prepared.statements, exc)
         if located is None:
@@ -316,6 +324,7 @@ def _run_statementwise(
     conn: Connection[tuple[object, ...]],
     prepared: Prepared,
     finish: Finish,
+    loc: LedgerLocation,
     verb: str,
     on_statement: Callable[[stmts.Statement, int], None] | None,
 ) -> None:
@@ -344,7 +353,7 @@ def _run_statementwise(
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(file, pid, None, verb) from exc
-            raise failures.ledger_failure(conn, file, exc, verb, ran=True) from exc
+            raise failures.ledger_failure(conn, loc, file, exc, verb, ran=True) from exc
         try:
             conn.execute("COMMIT")
         except psycopg.Error as exc:  # e.g. a deferred constraint

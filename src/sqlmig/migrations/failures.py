@@ -23,6 +23,8 @@ from sqlmig.migrations.files import SqlFile
 if TYPE_CHECKING:
     from psycopg import Connection
 
+    from sqlmig.core.config import LedgerLocation
+
 
 def lost_connection(file: SqlFile, pid: int, offset: int | None, verb: str) -> ConnectionLost:
     """The connection broke while ``file`` ran; the runner asks the database what stuck."""
@@ -41,6 +43,7 @@ def lost_connection(file: SqlFile, pid: int, offset: int | None, verb: str) -> C
 
 def ledger_failure(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     file: SqlFile,
     exc: psycopg.Error,
     verb: str,
@@ -60,14 +63,14 @@ def ledger_failure(
         )
     else:
         outcome = f"{name} did not start: nothing of it ran."
-    if ledger.is_lock_lost(exc):
+    if ledger.is_lock_lost(exc, loc):
         text = (
             f"{path}: sqlmig's migration lock was released while {name} ran "
             "(pg_advisory_unlock_all(), pg_advisory_unlock(...) or DISCARD ALL in the file?), so "
             f"another runner may be running it now; sqlmig stops. {outcome} "
             "Remove the call from the file, then run `sqlmig " + verb + "` again."
         )
-    elif ledger.is_duplicate_row(exc):
+    elif ledger.is_duplicate_row(exc, loc):
         text = (
             f"{path}: another runner recorded version {name.split('-', 1)[0]} at the same time "
             f"(it must have taken the migration lock while this one lost it); sqlmig stops. "

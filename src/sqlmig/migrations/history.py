@@ -12,7 +12,9 @@ though nothing of the file stayed.
 Who: the database role (``current_user``, filled in by the server) and the
 person or job (``SQLMIG_ACTOR`` when set, else the OS user).
 
-A database migrated by an older sqlmig has no history table: :func:`ensure`
+The table is ``<ledger>_history`` in the ledger's schema
+(:attr:`~sqlmig.core.config.LedgerLocation.history`); every function takes the
+ledger's location. A database migrated by an older sqlmig has no history table: :func:`ensure`
 creates it (under the migration lock) before the next write, and reads treat a
 missing table as empty history.
 """
@@ -29,14 +31,10 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from sqlmig.core.config import HISTORY_TABLE, LEDGER_SCHEMA
-
 if TYPE_CHECKING:
     from psycopg import Connection
 
-SCHEMA = LEDGER_SCHEMA
-TABLE = HISTORY_TABLE
-_QUALIFIED = sql.Identifier(SCHEMA, TABLE)
+    from sqlmig.core.config import LedgerLocation
 
 Action = Literal["apply", "rollback", "repair", "baseline", "adopt"]
 Outcome = Literal["success", "failed", "partial"]
@@ -72,16 +70,16 @@ def actor() -> str | None:
         return None
 
 
-def _exists(conn: Connection[tuple[object, ...]]) -> bool:
+def _exists(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> bool:
     row = conn.execute(
-        "SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (f'"{SCHEMA}"."{TABLE}"',)
+        "SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (loc.regclass(loc.history),)
     ).fetchone()
     return bool(row and row[0])
 
 
-def ensure(conn: Connection[tuple[object, ...]]) -> None:
-    """Create the history table if missing (hold the migration lock)."""
-    if _exists(conn):
+def ensure(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
+    """Create the history table if missing (hold the migration lock; the schema exists)."""
+    if _exists(conn, loc):
         return
     conn.execute(
         sql.SQL(
@@ -106,11 +104,12 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
             COMMENT ON TABLE {table} IS
                 'sqlmig history: every apply, rollback, repair and baseline (append-only)';
             """
-        ).format(table=_QUALIFIED)
+        ).format(table=loc.identifier(loc.history))
     )
 
 
 def insert_query(
+    loc: LedgerLocation,
     version: int,
     name: str,
     *,
@@ -126,7 +125,7 @@ def insert_query(
         "INSERT INTO {table} (version, name, action, outcome, checksum_before, checksum_after,"
         " execution_ms, actor, detail) VALUES ({values})"
     ).format(
-        table=_QUALIFIED,
+        table=loc.identifier(loc.history),
         values=sql.SQL(", ").join(
             [
                 sql.Literal(version),
@@ -145,6 +144,7 @@ def insert_query(
 
 def record(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     version: int,
     name: str,
     *,
@@ -157,6 +157,7 @@ def record(
 ) -> None:
     conn.execute(
         insert_query(
+            loc,
             version,
             name,
             action=action,
@@ -171,6 +172,7 @@ def record(
 
 def record_failure(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     version: int,
     name: str,
     *,
@@ -190,6 +192,7 @@ def record_failure(
     try:
         record(
             conn,
+            loc,
             version,
             name,
             action=action,
@@ -206,14 +209,16 @@ def record_failure(
 _SELECT = sql.SQL(
     "SELECT id, version, name, action, outcome, checksum_before, checksum_after,"
     " execution_ms, db_user, actor, at, detail FROM {table}"
-).format(table=_QUALIFIED)
+)
 
 
-def read(conn: Connection[tuple[object, ...]], version: int | None = None) -> list[HistoryRow]:
+def read(
+    conn: Connection[tuple[object, ...]], loc: LedgerLocation, version: int | None = None
+) -> list[HistoryRow]:
     """History rows, oldest first ([] when the table does not exist yet)."""
-    if not _exists(conn):
+    if not _exists(conn, loc):
         return []
-    query = _SELECT
+    query = _SELECT.format(table=loc.identifier(loc.history))
     if version is not None:
         query += sql.SQL(" WHERE version = {v}").format(v=sql.Literal(version))
     cur = conn.execute(query + sql.SQL(" ORDER BY id"))

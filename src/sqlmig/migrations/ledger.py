@@ -1,4 +1,9 @@
-"""The ``schema_migrations`` table: what ran, when, by whom, and its exact text.
+"""The ledger table: what ran, when, by whom, and its exact text.
+
+Where it lives is a :class:`~sqlmig.core.config.LedgerLocation` (default
+``public.schema_migrations``), passed to every function here; every statement
+names it schema-qualified, so a file that empties ``search_path`` cannot break a
+ledger write. :func:`ensure` creates its schema when missing.
 
 All ledger SQL lives here. Reads for ``status``/``apply`` fetch one row per
 migration in a single query and leave the (large) script text in the database;
@@ -8,7 +13,7 @@ Exactly once: a version has at most one row (the primary key), and rows are
 never overwritten by an insert: a transactional file's row is a plain INSERT,
 so a second runner's copy of the same file fails and rolls back whole. Every
 write that marks a migration done also proves, inside the same transaction,
-that this session still holds the migration lock (:data:`LOCK_HELD`): a file
+that this session still holds the migration lock (:func:`lock_held`): a file
 that released it (``pg_advisory_unlock_all()``) cannot commit.
 
 History is kept: ``repair`` never rewrites ``checksum`` or ``script`` (the
@@ -18,10 +23,7 @@ columns.
 
 from __future__ import annotations
 
-import hashlib
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,40 +31,30 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from sqlmig.core.backoff import Backoff
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
-from sqlmig.core.errors import LockNotAcquired, UsageError
+from sqlmig.core.config import DEFAULT_LEDGER, LedgerLocation
+from sqlmig.core.errors import UsageError
 from sqlmig.migrations import history
+from sqlmig.migrations.lock import lock_held
+from sqlmig.migrations.lock import locked as locked  # re-exported: ledger.locked
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
     from sqlmig.migrations.files import Script
 
-SCHEMA = LEDGER_SCHEMA
-TABLE = LEDGER_TABLE
-_QUALIFIED = sql.Identifier(SCHEMA, TABLE)
 
-#: Session advisory lock key shared by every sqlmig runner on a database.
-LOCK_KEY = int.from_bytes(
-    hashlib.sha256(f"sqlmig:{SCHEMA}.{TABLE}".encode()).digest()[:8], "big", signed=True
-)
-
-
-#: The lock key as pg_locks shows a bigint advisory lock: two oids and objsubid 1.
-_LOCK_CLASSID, _LOCK_OBJID = (LOCK_KEY >> 32) & 0xFFFFFFFF, LOCK_KEY & 0xFFFFFFFF
-
-#: TRUE while this session holds the migration lock, else NULL. Written into the
-#: NOT NULL ``success`` column, it makes a ledger write fail when the lock is gone.
-LOCK_HELD = sql.SQL(
-    sql.SQL(
-        "(SELECT true FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
-        " AND pid = pg_catalog.pg_backend_pid() AND classid = {classid} AND objid = {objid}"
-        " AND objsubid = 1 AND granted LIMIT 1)"
+@functools.cache
+def _insert_head(loc: LedgerLocation) -> sql.SQL:
+    """Rendered once per ledger (no connection needed): it goes into every file's message."""
+    return sql.SQL(
+        sql.SQL(
+            "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
+            " VALUES ("
+        )
+        .format(table=loc.identifier())
+        .as_string()
     )
-    .format(classid=sql.Literal(_LOCK_CLASSID), objid=sql.Literal(_LOCK_OBJID))
-    .as_string()
-)
+
 
 #: Columns added after the first release; a ledger without them is upgraded by
 #: :func:`ensure` (under the lock) and read with NULLs until then.
@@ -93,32 +85,26 @@ class LedgerRow:
         return self.accepted_checksum or self.checksum
 
 
-def is_lock_lost(error: psycopg.Error) -> bool:
-    """True when a ledger write failed because :data:`LOCK_HELD` found no lock."""
-    diag = error.diag
+def is_lock_lost(error: psycopg.Error, loc: LedgerLocation) -> bool:
+    """True when a ledger write failed because :func:`lock_held` found no lock."""
     return (
         error.sqlstate == "23502"
-        and diag.table_name == TABLE
-        and diag.schema_name == SCHEMA
-        and diag.column_name == "success"
+        and is_ledger_error(error, loc)
+        and error.diag.column_name == "success"
     )
 
 
-def is_duplicate_row(error: psycopg.Error) -> bool:
+def is_duplicate_row(error: psycopg.Error, loc: LedgerLocation) -> bool:
     """True when a ledger insert met a row for the same version (another runner's)."""
-    return (
-        error.sqlstate == "23505"
-        and error.diag.table_name == TABLE
-        and error.diag.schema_name == SCHEMA
-    )
+    return error.sqlstate == "23505" and is_ledger_error(error, loc)
 
 
-def is_ledger_error(error: psycopg.Error) -> bool:
+def is_ledger_error(error: psycopg.Error, loc: LedgerLocation) -> bool:
     """True when the server blames the ledger table itself (a write to it failed)."""
-    return error.diag.table_name == TABLE and error.diag.schema_name == SCHEMA
+    return error.diag.table_name == loc.table and error.diag.schema_name == loc.schema
 
 
-def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
+def _columns(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> set[str]:
     """The ledger's column names; empty when the ledger does not exist (one query).
 
     A table of that name that is not sqlmig's (dbmate and golang-migrate use the
@@ -128,13 +114,19 @@ def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
     cur = conn.execute(
         "SELECT attname FROM pg_catalog.pg_attribute"
         " WHERE attrelid = pg_catalog.to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-        (f"{SCHEMA}.{TABLE}",),
+        (loc.regclass(),),
     )
     columns = {str(name) for (name,) in cur}
     if columns and not columns >= _CORE_COLUMNS:
+        if loc != DEFAULT_LEDGER:
+            raise UsageError(
+                f"{loc} exists but is not sqlmig's ledger (its columns: "
+                f"{', '.join(sorted(columns))}). sqlmig leaves it alone: configure another "
+                "table for the ledger (--table, SQLMIG_TABLE or [tool.sqlmig] table)."
+            )
         tool = "golang-migrate" if "dirty" in columns else "dbmate"
         raise UsageError(
-            f"{SCHEMA}.{TABLE} exists but is not sqlmig's ledger (its columns: "
+            f"{loc} exists but is not sqlmig's ledger (its columns: "
             f"{', '.join(sorted(columns))}; it looks like {tool}'s). sqlmig leaves it alone: "
             f"`sqlmig adopt --from {tool} --dry-run` shows how sqlmig would take over its "
             "history (the table is kept, renamed)."
@@ -145,13 +137,16 @@ def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
 _CORE_COLUMNS = frozenset({"version", "name", "checksum", "script", "success"})
 
 
-def ensure(conn: Connection[tuple[object, ...]]) -> None:
-    """Create the ledger if missing, or add columns newer releases need; hold the lock.
+def ensure(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
+    """Create the ledger (and its schema) if missing, or add columns newer releases
+    need; hold the lock.
 
     The history table comes with it: every ledger write also appends history.
     """
-    history.ensure(conn)
-    columns = _columns(conn)
+    columns = _columns(conn, loc)
+    if not columns:
+        ensure_schema(conn, loc)
+    history.ensure(conn, loc)
     if not columns:
         conn.execute(
             sql.SQL(
@@ -166,7 +161,7 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
                     execution_ms      integer     NOT NULL DEFAULT 0,
                     success           boolean     NOT NULL,
                     kind              text        NOT NULL DEFAULT 'migration'
-                                      CONSTRAINT schema_migrations_kind_check
+                                      CONSTRAINT {kind_check}
                                       CHECK (kind IN ('migration', 'baseline', 'adopted')),
                     accepted_checksum text,
                     accepted_at       timestamptz,
@@ -175,13 +170,13 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
                 COMMENT ON TABLE {table} IS
                     'sqlmig ledger: one row per applied migration, with the exact text that ran';
                 """
-            ).format(table=_QUALIFIED)
+            ).format(table=loc.identifier(), kind_check=sql.Identifier(f"{loc.table}_kind_check"))
         )
         return
     missing = [name for name in _LATER_COLUMNS if name not in columns]
     if missing:
         conn.execute(
-            sql.SQL("ALTER TABLE {table} ").format(table=_QUALIFIED)
+            sql.SQL("ALTER TABLE {table} ").format(table=loc.identifier())
             + sql.SQL(", ").join(
                 sql.SQL("ADD COLUMN {} {}").format(
                     sql.Identifier(name), sql.SQL(_LATER_COLUMNS[name])
@@ -204,9 +199,18 @@ _READ_COLUMNS = (
 )
 
 
-def read(conn: Connection[tuple[object, ...]]) -> list[LedgerRow]:
+def ensure_schema(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
+    """The ledger's schema, created when missing (``public`` is left alone)."""
+    row = conn.execute(
+        "SELECT true FROM pg_catalog.pg_namespace WHERE nspname = %s", (loc.schema,)
+    ).fetchone()
+    if row is None:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(loc.schema)))
+
+
+def read(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> list[LedgerRow]:
     """Every ledger row, by version; [] when the ledger does not exist yet."""
-    columns = _columns(conn)
+    columns = _columns(conn, loc)
     if not columns:
         return []
     selected = sql.SQL(", ").join(
@@ -214,18 +218,20 @@ def read(conn: Connection[tuple[object, ...]]) -> list[LedgerRow]:
     )
     cur = conn.execute(
         sql.SQL("SELECT {columns} FROM {table} ORDER BY version").format(
-            columns=selected, table=_QUALIFIED
+            columns=selected, table=loc.identifier()
         )
     )
     return [LedgerRow(*row) for row in cur]  # type: ignore[arg-type]
 
 
-def applied_texts(conn: Connection[tuple[object, ...]], versions: list[int]) -> dict[int, str]:
+def applied_texts(
+    conn: Connection[tuple[object, ...]], loc: LedgerLocation, versions: list[int]
+) -> dict[int, str]:
     if not versions:
         return {}
     cur = conn.execute(
         sql.SQL("SELECT version, script FROM {table} WHERE version = ANY(%s)").format(
-            table=_QUALIFIED
+            table=loc.identifier()
         ),
         (versions,),
     )
@@ -240,19 +246,11 @@ ELAPSED_MS = sql.SQL(
 )
 
 
-# Rendered once (no connection needed): these go into every file's message.
-_INSERT_HEAD = sql.SQL(
-    sql.SQL(
-        "INSERT INTO {table} (version, name, checksum, script, execution_ms, success, kind)"
-        " VALUES ("
-    )
-    .format(table=_QUALIFIED)
-    .as_string()
-)
 _COMMA, _CLOSE = sql.SQL(", "), sql.SQL(")")
 
 
 def insert_query(
+    loc: LedgerLocation,
     script: Script,
     *,
     execution_ms: sql.Composable,
@@ -262,7 +260,7 @@ def insert_query(
 ) -> sql.Composed:
     """A plain INSERT of the row for ``script``: it fails if the version has a row.
 
-    A successful row carries :data:`LOCK_HELD`, so it cannot be written once
+    A successful row carries :func:`lock_held`, so it cannot be written once
     the lock is gone. ``text`` is an SQL expression for the script's text (the
     executor takes it from the message that carried the file); by default the
     text travels as a literal. Either way the statement goes in one message
@@ -271,7 +269,7 @@ def insert_query(
     """
     return sql.Composed(
         [
-            _INSERT_HEAD,
+            _insert_head(loc),
             sql.Literal(script.version),
             _COMMA,
             sql.Literal(script.name),
@@ -282,7 +280,7 @@ def insert_query(
             _COMMA,
             execution_ms,
             _COMMA,
-            LOCK_HELD if success else sql.Literal(False),
+            lock_held(loc) if success else sql.Literal(False),
             _COMMA,
             sql.Literal(kind),
             _CLOSE,
@@ -290,26 +288,36 @@ def insert_query(
     )
 
 
-def finish_query(version: int, *, execution_ms: sql.Composable) -> sql.Composed:
+def finish_query(
+    loc: LedgerLocation, version: int, *, execution_ms: sql.Composable
+) -> sql.Composed:
     """Mark a no-transaction file's start row done (only while the lock is held)."""
     return sql.SQL(
         "UPDATE {table} SET success = {held}, execution_ms = {ms},"
         " applied_at = pg_catalog.clock_timestamp()"
         " WHERE version = {version} AND NOT success"
-    ).format(table=_QUALIFIED, held=LOCK_HELD, ms=execution_ms, version=sql.Literal(version))
+    ).format(
+        table=loc.identifier(),
+        held=lock_held(loc),
+        ms=execution_ms,
+        version=sql.Literal(version),
+    )
 
 
-def mark_failed(conn: Connection[tuple[object, ...]], version: int, execution_ms: int) -> None:
+def mark_failed(
+    conn: Connection[tuple[object, ...]], loc: LedgerLocation, version: int, execution_ms: int
+) -> None:
     """Mark a half-done no-transaction file (up or down) failed, with how long it ran."""
     conn.execute(
         sql.SQL(
             "UPDATE {table} SET success = false, execution_ms = {ms} WHERE version = {version}"
-        ).format(table=_QUALIFIED, ms=sql.Literal(execution_ms), version=sql.Literal(version))
+        ).format(table=loc.identifier(), ms=sql.Literal(execution_ms), version=sql.Literal(version))
     )
 
 
 def record(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     script: Script,
     *,
     execution_ms: int,
@@ -317,83 +325,38 @@ def record(
     kind: str = "migration",
 ) -> None:
     conn.execute(
-        insert_query(script, execution_ms=sql.Literal(execution_ms), success=success, kind=kind)
+        insert_query(
+            loc, script, execution_ms=sql.Literal(execution_ms), success=success, kind=kind
+        )
     )
 
 
-def accept_edit(conn: Connection[tuple[object, ...]], version: int, checksum: str) -> None:
+def accept_edit(
+    conn: Connection[tuple[object, ...]], loc: LedgerLocation, version: int, checksum: str
+) -> None:
     """Record that the edited file with ``checksum`` is accepted as applied (it did not run)."""
     conn.execute(
         sql.SQL(
             "UPDATE {table} SET accepted_checksum = {checksum},"
             " accepted_at = pg_catalog.clock_timestamp(), accepted_by = current_user"
             " WHERE version = {version}"
-        ).format(table=_QUALIFIED, checksum=sql.Literal(checksum), version=sql.Literal(version))
-    )
-
-
-def delete_query(version: int) -> sql.Composed:
-    """Forget a version, proving first that the lock is still held (rollback)."""
-    return sql.SQL(
-        "UPDATE {table} SET success = {held} WHERE version = {version};"
-        " DELETE FROM {table} WHERE version = {version}"
-    ).format(table=_QUALIFIED, held=LOCK_HELD, version=sql.Literal(version))
-
-
-def delete(conn: Connection[tuple[object, ...]], version: int) -> None:
-    conn.execute(
-        sql.SQL("DELETE FROM {table} WHERE version = {version}").format(
-            table=_QUALIFIED, version=sql.Literal(version)
+        ).format(
+            table=loc.identifier(), checksum=sql.Literal(checksum), version=sql.Literal(version)
         )
     )
 
 
-#: Poll intervals while another runner holds the lock: short at first (most
-#: waits end in a moment), then at most one query a second.
-_FIRST_POLL_S, _MAX_POLL_S = 0.05, 1.0
+def delete_query(loc: LedgerLocation, version: int) -> sql.Composed:
+    """Forget a version, proving first that the lock is still held (rollback)."""
+    return sql.SQL(
+        "UPDATE {table} SET success = {held} WHERE version = {version};"
+        " DELETE FROM {table} WHERE version = {version}"
+    ).format(table=loc.identifier(), held=lock_held(loc), version=sql.Literal(version))
 
 
-@contextmanager
-def locked(
-    conn: Connection[tuple[object, ...]],
-    timeout_s: float,
-    on_wait: Callable[[], None] | None = None,
-) -> Iterator[None]:
-    """Hold the migration lock for the block: one runner per database at a time.
-
-    A session-level advisory lock. A runner that finds it taken polls
-    ``pg_try_advisory_lock`` with backoff, in autocommit, so while it waits it
-    holds no transaction and no snapshot: a ``CREATE INDEX CONCURRENTLY`` in
-    the holder's no-transaction file never waits for (or deadlocks with) the
-    waiters. The server releases the lock if this process dies.
-    """
-    if not _try_lock(conn):
-        if on_wait is not None:
-            on_wait()
-        _wait_for_lock(conn, timeout_s)
-    try:
-        yield
-    finally:
-        if not conn.closed and not conn.broken:
-            conn.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (LOCK_KEY,))
-
-
-def _try_lock(conn: Connection[tuple[object, ...]]) -> bool:
-    row = conn.execute("SELECT pg_catalog.pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-    return bool(row and row[0])
-
-
-def _wait_for_lock(conn: Connection[tuple[object, ...]], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    backoff = Backoff(_FIRST_POLL_S, _MAX_POLL_S, factor=1.5)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise LockNotAcquired(
-                f"another sqlmig run has held the migration lock for {timeout_s:g} s; "
-                "wait for it to finish or raise --lock-timeout "
-                f"(pg_locks shows the holder: advisory lock objid {_LOCK_OBJID})."
-            )
-        time.sleep(backoff.next(left))
-        if _try_lock(conn):
-            return
+def delete(conn: Connection[tuple[object, ...]], loc: LedgerLocation, version: int) -> None:
+    conn.execute(
+        sql.SQL("DELETE FROM {table} WHERE version = {version}").format(
+            table=loc.identifier(), version=sql.Literal(version)
+        )
+    )

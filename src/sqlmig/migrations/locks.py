@@ -31,18 +31,19 @@ the statement's kind (CONCURRENTLY, VACUUM), marked ``source="statement kind"``.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.core.errors import UsageError
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
+    from sqlmig.core.config import LedgerLocation
     from sqlmig.migrations.statements import Statement
 
 #: pg_locks modes, weakest first.
@@ -90,7 +91,7 @@ _SNAPSHOT = sql.SQL(
     " WHERE c.relkind::text = ANY({kinds})"
     " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
     " AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
-    " AND NOT (n.nspname = {schema} AND c.relname = {table})"
+    " AND NOT (n.nspname = {schema} AND c.relname = ANY({own}))"
     " UNION ALL"
     " SELECT l.relation::int8, NULL, NULL, NULL, NULL, NULL, NULL, l.mode"
     " FROM pg_catalog.pg_locks l"
@@ -99,11 +100,17 @@ _SNAPSHOT = sql.SQL(
     " WHERE datname = pg_catalog.current_database())"
     " UNION ALL"
     " SELECT NULL, pg_catalog.current_setting('lock_timeout'), NULL, NULL, NULL, NULL, NULL, NULL"
-).format(
-    kinds=sql.Literal(list(_KINDS)),
-    schema=sql.Literal(LEDGER_SCHEMA),
-    table=sql.Literal(LEDGER_TABLE),
 )
+
+
+@functools.cache
+def _snapshot_query(loc: LedgerLocation) -> sql.Composed:
+    """The snapshot query, leaving out sqlmig's own relations (composed once per ledger)."""
+    return _SNAPSHOT.format(
+        kinds=sql.Literal(list(_KINDS)),
+        schema=sql.Literal(loc.schema),
+        own=sql.Literal(list(loc.relations)),
+    )
 
 
 @dataclass(frozen=True)
@@ -191,12 +198,13 @@ class StatementReport:
         }
 
 
-def snapshot(conn: Connection[tuple[object, ...]]) -> Snapshot:
-    """The backend's relation locks, every relation's storage and this transaction's scans."""
+def snapshot(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> Snapshot:
+    """The backend's relation locks, every relation's storage and this transaction's scans
+    (sqlmig's own tables beside the ledger at ``loc`` left out)."""
     relations: dict[int, Relation] = {}
     locks: set[tuple[int, str]] = set()
     timeout = "0"
-    rows = conn.execute(_SNAPSHOT, prepare=False)
+    rows = conn.execute(_snapshot_query(loc), prepare=False)
     for oid, name, schema, table, kind, filenode, scans, mode in rows:
         if oid is None:
             timeout = str(name)

@@ -23,7 +23,8 @@ def explain(settings: Settings, script: Script, lost: ConnectionLost) -> Connect
                 "SELECT state FROM pg_catalog.pg_stat_activity WHERE pid = %s",
                 (lost.backend_pid,),
             ).fetchone()
-            ledger_row = next((r for r in ledger.read(conn) if r.version == script.version), None)
+            rows = ledger.read(conn, settings.ledger)
+            ledger_row = next((r for r in rows if r.version == script.version), None)
     except SqlmigError:
         truth = (
             f"sqlmig could not reconnect to check what stuck. Once the server is back, "

@@ -16,6 +16,8 @@ from sqlmig.migrations.plan import Entry, Plan, State
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
 
+    from sqlmig.core.config import LedgerLocation
+
     Connection = _Connection[tuple[object, ...]]
 
 
@@ -28,15 +30,15 @@ class Refusal:
     diff: str = ""
 
 
-def refuse(conn: Connection, plan: Plan, out_of_order: bool) -> None:
+def refuse(conn: Connection, loc: LedgerLocation, plan: Plan, out_of_order: bool) -> None:
     blockers = plan.blockers(out_of_order=out_of_order)
     if blockers:
-        raise PlanRefused(refusal_text(refusals(conn, blockers), "apply"))
+        raise PlanRefused(refusal_text(refusals(conn, loc, blockers), "apply"))
 
 
-def refusals(conn: Connection, entries: list[Entry]) -> list[Refusal]:
+def refusals(conn: Connection, loc: LedgerLocation, entries: list[Entry]) -> list[Refusal]:
     modified = [e.version for e in entries if e.state is State.MODIFIED]
-    texts = ledger.applied_texts(conn, modified)
+    texts = ledger.applied_texts(conn, loc, modified)
     out = []
     for e in entries:
         applied_at = f"{e.row.applied_at:%Y-%m-%d %H:%M:%S}" if e.row else ""

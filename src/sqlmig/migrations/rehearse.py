@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from sqlmig.core import connections
-from sqlmig.core.config import Settings
+from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import MigrationFailed
 from sqlmig.core.paths import display_path
 from sqlmig.migrations import executor, ledger, locks, refusals, run, shadow
@@ -115,8 +115,8 @@ def rehearse(
         pending = scripts
     else:
         with connections.connect(settings) as conn:
-            plan = build_plan(scripts, ledger.read(conn))
-            refusals.refuse(conn, plan, out_of_order=False)
+            plan = build_plan(scripts, ledger.read(conn, settings.ledger))
+            refusals.refuse(conn, settings.ledger, plan, out_of_order=False)
             pending = plan.to_apply()
             base = {e.version for e in plan.entries if e.state is State.APPLIED}
             lock_timeout = _setting(conn, "lock_timeout")
@@ -129,14 +129,17 @@ def rehearse(
             result.failure, result.failed_in = failed, "build"
             return result
         shadow_settings = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
-        with connections.connect(shadow_settings) as conn, ledger.locked(conn, 0):
-            ledger.ensure(conn)
-            steps = run.apply_steps(conn, pending)
+        with (
+            connections.connect(shadow_settings) as conn,
+            ledger.locked(conn, shadow_settings.ledger, 0),
+        ):
+            ledger.ensure(conn, shadow_settings.ledger)
+            steps = run.apply_steps(conn, shadow_settings.ledger, pending)
             for step, ready in zip(steps, run.prepare(steps), strict=True):
                 report = FileReport(step.script, step.file.transactional)
                 result.files.append(report)
                 try:
-                    _rehearse_file(conn, step, ready, report, lock_timeout)
+                    _rehearse_file(conn, shadow_settings.ledger, step, ready, report, lock_timeout)
                 except MigrationFailed as failed:
                     report.failed = True
                     result.failure, result.failed_in = failed, "rehearsal"
@@ -146,6 +149,7 @@ def rehearse(
 
 def _rehearse_file(
     conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
     step: Step,
     ready: Prepared,
     report: FileReport,
@@ -160,13 +164,13 @@ def _rehearse_file(
                 sql.Literal(lock_timeout)
             )
         )
-    existing = locks.snapshot(conn)
+    existing = locks.snapshot(conn, loc)
     state = {"before": existing}
     body = step.script.up.body
 
     def observe(statement: Statement, ms: int) -> None:
         before = state["before"]
-        after = locks.snapshot(conn)
+        after = locks.snapshot(conn, loc)
         found = locks.compare(before, after, existing)
         if not step.file.transactional:
             kinds = {k.relation: k.mode for k in locks.by_kind(statement, existing)}
@@ -186,6 +190,7 @@ def _rehearse_file(
         conn,
         ready,
         finish=step.finish,
+        loc=loc,
         on_start=step.on_start,
         on_failure=step.on_failure,
         on_statement=observe,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from sqlmig.core.config import Settings
+from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import ConnectionLost, SqlmigError
 from sqlmig.migrations import history, ledger, lost
 from sqlmig.migrations.copy import THEN
@@ -55,23 +55,24 @@ class Step:
     action: history.Action = "apply"
 
 
-def apply_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
-    """Up files: each commits with its ledger row (no-transaction files: row first)."""
+def apply_steps(conn: Connection, loc: LedgerLocation, scripts: Sequence[Script]) -> list[Step]:
+    """Up files: each commits with its row in the ledger at ``loc`` (no-transaction files:
+    row first)."""
     return [
         Step(
             script,
             script.up,
-            finish=_recorded(script),
+            finish=_recorded(loc, script),
             on_start=None
             if script.up.transactional
-            else ledger.insert_query(script, execution_ms=sql.Literal(0), success=False),
-            on_failure=_failure_recorder(conn, script),
+            else ledger.insert_query(loc, script, execution_ms=sql.Literal(0), success=False),
+            on_failure=_failure_recorder(conn, loc, script),
         )
         for script in scripts
     ]
 
 
-def rollback_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
+def rollback_steps(conn: Connection, loc: LedgerLocation, scripts: Sequence[Script]) -> list[Step]:
     """Down files: each commits with the deletion of its ledger row."""
     steps = []
     for script in scripts:
@@ -80,8 +81,8 @@ def rollback_steps(conn: Connection, scripts: Sequence[Script]) -> list[Step]:
             Step(
                 script,
                 script.down,
-                finish=_forgotten(script),
-                on_failure=_failure_recorder(conn, script, undo_to_applied=True),
+                finish=_forgotten(loc, script),
+                on_failure=_failure_recorder(conn, loc, script, undo_to_applied=True),
                 action="rollback",
             )
         )
@@ -129,6 +130,7 @@ def run(
                 conn,
                 ready,
                 finish=step.finish,
+                loc=settings.ledger,
                 on_start=step.on_start,
                 on_failure=_noting(step.on_failure, partial),
                 verb=verb,
@@ -137,7 +139,8 @@ def run(
         except ConnectionLost as broken:
             raise lost.explain(settings, step.script, broken) from broken
         except SqlmigError:
-            _record_failure(conn, step, any(partial), round((time.perf_counter() - began) * 1000))
+            ms = round((time.perf_counter() - began) * 1000)
+            _record_failure(conn, settings.ledger, step, any(partial), ms)
             raise
         done.append((step.script, ms))
         if sink:
@@ -184,12 +187,15 @@ def _noting(
     return record
 
 
-def _record_failure(conn: Connection, step: Step, partial: bool, ms: int) -> None:
+def _record_failure(
+    conn: Connection, loc: LedgerLocation, step: Step, partial: bool, ms: int
+) -> None:
     """Before/after are the ledger's: a half-done file keeps its (failed) row."""
     script = step.script
     undo = step.action == "rollback"
     history.record_failure(
         conn,
+        loc,
         script.version,
         script.name,
         action=step.action,
@@ -203,9 +209,10 @@ def _record_failure(conn: Connection, step: Step, partial: bool, ms: int) -> Non
 _THEN = THEN  # the executor splits a change there when it binds the text
 
 
-def _recorded(script: Script) -> Finish:
+def _recorded(loc: LedgerLocation, script: Script) -> Finish:
     def done(ms: sql.Composable) -> sql.Composed:
         return history.insert_query(
+            loc,
             script.version,
             script.name,
             action="apply",
@@ -217,17 +224,22 @@ def _recorded(script: Script) -> Finish:
 
     if script.up.transactional:
         return lambda ms, text: (
-            ledger.insert_query(script, execution_ms=ms, success=True, text=text) + _THEN + done(ms)
+            ledger.insert_query(loc, script, execution_ms=ms, success=True, text=text)
+            + _THEN
+            + done(ms)
         )
-    return lambda ms, _text: ledger.finish_query(script.version, execution_ms=ms) + _THEN + done(ms)
+    return lambda ms, _text: (
+        ledger.finish_query(loc, script.version, execution_ms=ms) + _THEN + done(ms)
+    )
 
 
-def _forgotten(script: Script) -> Finish:
+def _forgotten(loc: LedgerLocation, script: Script) -> Finish:
     def finish(ms: sql.Composable, _text: sql.Composable | None) -> sql.Composed:
         return (
-            ledger.delete_query(script.version)
+            ledger.delete_query(loc, script.version)
             + _THEN
             + history.insert_query(
+                loc,
                 script.version,
                 script.name,
                 action="rollback",
@@ -242,14 +254,14 @@ def _forgotten(script: Script) -> Finish:
 
 
 def _failure_recorder(
-    conn: Connection, script: Script, *, undo_to_applied: bool = False
+    conn: Connection, loc: LedgerLocation, script: Script, *, undo_to_applied: bool = False
 ) -> Callable[[int, bool], None]:
     """After a no-transaction file failed: mark it failed if it may be half done."""
 
     def record(ms: int, partial: bool) -> None:
         if partial:
-            ledger.mark_failed(conn, script.version, ms)
+            ledger.mark_failed(conn, loc, script.version, ms)
         elif not undo_to_applied:
-            ledger.delete(conn, script.version)  # nothing ran: forget the start marker
+            ledger.delete(conn, loc, script.version)  # nothing ran: forget the start marker
 
     return record

@@ -58,7 +58,7 @@ def throwaway(settings: Settings, *, shadow_dsn: str | None = None) -> Iterator[
 def applied_versions(settings: Settings) -> set[int]:
     """The versions the target's ledger shows applied (read only)."""
     with connections.connect(settings) as conn:
-        return {row.version for row in ledger.read(conn) if row.success}
+        return {row.version for row in ledger.read(conn, settings.ledger) if row.success}
 
 
 def build(
@@ -84,10 +84,13 @@ def build(
             )
         scripts = [s for s in scripts if s.version in set(versions)]
     shadow_settings = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
-    with connections.connect(shadow_settings) as conn, ledger.locked(conn, 0):
-        steps = run.apply_steps(conn, scripts)
+    with (
+        connections.connect(shadow_settings) as conn,
+        ledger.locked(conn, shadow_settings.ledger, 0),
+    ):
+        steps = run.apply_steps(conn, shadow_settings.ledger, scripts)
         prepared = run.prepare(steps)
-        ledger.ensure(conn)
+        ledger.ensure(conn, shadow_settings.ledger)
         run.run(conn, shadow_settings, steps, prepared, sink=sink)
     return scripts
 

@@ -44,7 +44,7 @@ def read_schema(
                 f"no such schema: {', '.join(missing)}. The database has: "
                 f"{', '.join(existing) or 'no schemas of its own'}; choose with --schema NAME."
             )
-        schema = introspect(conn, schemas, tables=tables, views=views)
+        schema = introspect(conn, schemas, tables=tables, views=views, ledger=settings.ledger)
     if tables:
         found = {t.name for t in schema.tables} | {t.qualified for t in schema.tables}
         unknown = sorted(set(tables) - found)

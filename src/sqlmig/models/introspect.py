@@ -3,7 +3,8 @@
 All catalog SQL lives here. The number of queries does not depend on the
 number of tables: relations, columns, types (with enum labels, following
 domains and array elements), constraints. Partitions are folded into their
-partitioned parent; sqlmig's own ledger table is left out.
+partitioned parent; sqlmig's own tables (the ledger and those beside it, wherever
+``ledger`` says it lives) are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from sqlmig.core.config import LEDGER_SCHEMA, SQLMIG_RELATIONS
+from sqlmig.core.config import DEFAULT_LEDGER, LedgerLocation
 from sqlmig.models.schema import (
     Check,
     Column,
@@ -152,14 +153,16 @@ def introspect(
     *,
     tables: Sequence[str] | None = None,
     views: bool = False,
+    ledger: LedgerLocation = DEFAULT_LEDGER,
 ) -> Schema:
-    """Read the chosen schemas (optionally only ``tables``) into a Schema."""
+    """Read the chosen schemas (optionally only ``tables``) into a Schema, without
+    sqlmig's own tables beside ``ledger``."""
     kinds = ["r", "p", "f"] + (["v", "m"] if views else [])
     params: dict[str, Any] = {
         "schemas": list(schemas),
         "kinds": kinds,
-        "ledger_schema": LEDGER_SCHEMA,
-        "ledger_tables": list(SQLMIG_RELATIONS),
+        "ledger_schema": ledger.schema,
+        "ledger_tables": list(ledger.relations),
     }
     # Pin tuple rows: the caller's connection may use another row factory.
     cur = conn.cursor(row_factory=tuple_row)

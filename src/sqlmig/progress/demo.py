@@ -2,7 +2,7 @@
 
 Not part of the reporter API: it stands in for real work, so that the server,
 the page and the terminal client can be seen (and tested) end to end. It also
-writes the episode's ``memories`` row, which only the bundled ``sql/init`` has.
+writes the episode's ``memories`` row (``sqlmig progress install`` creates the table).
 """
 
 from __future__ import annotations

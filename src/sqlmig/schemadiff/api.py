@@ -103,7 +103,7 @@ def drift(
 
 def _read(settings: Settings, grants: bool) -> catalog.Snapshot:
     with connections.connect(settings) as conn:
-        return catalog.snapshot(conn, grants=grants)
+        return catalog.snapshot(conn, grants=grants, ledger=settings.ledger)
 
 
 def _quick_commits(db: shadow.Shadow) -> None:

@@ -7,7 +7,8 @@
 Everything is read in one REPEATABLE READ, READ ONLY transaction with an empty
 ``search_path``, so the server qualifies every name it deparses the same way in
 both databases. PostgreSQL's own schemas, objects that belong to an extension
-(covered by the extension and its version) and sqlmig's ledger table are left out.
+(covered by the extension and its version) and sqlmig's own tables (the ledger and
+those beside it, wherever ``ledger`` says it lives) are left out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import tuple_row
 
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE, SQLMIG_RELATIONS
+from sqlmig.core.config import DEFAULT_LEDGER, LedgerLocation
 from sqlmig.schemadiff import _code, _others, _tables
 
 if TYPE_CHECKING:
@@ -78,12 +79,13 @@ class Snapshot:
         return sum(len(names) for names in self.objects.values())
 
 
-def snapshot(conn: Connection[Any], *, grants: bool = False) -> Snapshot:
+def snapshot(
+    conn: Connection[Any], *, grants: bool = False, ledger: LedgerLocation = DEFAULT_LEDGER
+) -> Snapshot:
     """Read the schema of ``conn``'s database (``grants``: also every object's ACL)."""
     params = {
-        "ledger_schema": LEDGER_SCHEMA,
-        "ledger_table": LEDGER_TABLE,
-        "ledger_tables": list(SQLMIG_RELATIONS),
+        "ledger_schema": ledger.schema,
+        "ledger_tables": list(ledger.relations),
     }
     objects: dict[str, dict[str, Attributes]] = {kind: {} for kind in KINDS}
     with conn.transaction():
