@@ -31,8 +31,10 @@ LEDGER_SCHEMA = "public"
 LEDGER_TABLE = "schema_migrations"
 #: The ledger's append-only history, beside it.
 HISTORY_TABLE = f"{LEDGER_TABLE}_history"
+#: The repeatable migrations' state (R-<name>.sql: one row per name), beside the ledger.
+REPEATABLE_TABLE = f"{LEDGER_TABLE}_repeatable"
 #: Relations of sqlmig's own, which introspection and drift leave out.
-SQLMIG_RELATIONS = (LEDGER_TABLE, HISTORY_TABLE, f"{HISTORY_TABLE}_id_seq")
+SQLMIG_RELATIONS = (LEDGER_TABLE, HISTORY_TABLE, f"{HISTORY_TABLE}_id_seq", REPEATABLE_TABLE)
 #: Session settings every migration connection starts with (as startup options, so
 #: they survive RESET ALL); a file that changes them is refused before it runs.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}

@@ -48,7 +48,7 @@ ACTOR_ENV = "SQLMIG_ACTOR"
 @dataclass(frozen=True)
 class HistoryRow:
     id: int
-    version: int
+    version: int | None  # None: a repeatable migration (R-<name>.sql), named by ``name``
     name: str
     action: str
     outcome: str
@@ -82,13 +82,14 @@ def _exists(conn: Connection[tuple[object, ...]]) -> bool:
 def ensure(conn: Connection[tuple[object, ...]]) -> None:
     """Create the history table if missing (hold the migration lock)."""
     if _exists(conn):
+        _allow_repeatables(conn)
         return
     conn.execute(
         sql.SQL(
             """
             CREATE TABLE {table} (
                 id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                version         bigint      NOT NULL,
+                version         bigint,     -- NULL: a repeatable migration
                 name            text        NOT NULL,
                 action          text        NOT NULL
                                 CHECK (action IN ('apply', 'rollback', 'repair', 'baseline',
@@ -110,8 +111,23 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
     )
 
 
+def _allow_repeatables(conn: Connection[tuple[object, ...]]) -> None:
+    """A table from before repeatable migrations: their rows have no version."""
+    row = conn.execute(
+        "SELECT attnotnull FROM pg_catalog.pg_attribute"
+        " WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = 'version'",
+        (f'"{SCHEMA}"."{TABLE}"',),
+    ).fetchone()
+    if row and row[0]:
+        conn.execute(
+            sql.SQL("ALTER TABLE {table} ALTER COLUMN version DROP NOT NULL").format(
+                table=_QUALIFIED
+            )
+        )
+
+
 def insert_query(
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,
@@ -145,7 +161,7 @@ def insert_query(
 
 def record(
     conn: Connection[tuple[object, ...]],
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,
@@ -171,7 +187,7 @@ def record(
 
 def record_failure(
     conn: Connection[tuple[object, ...]],
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,

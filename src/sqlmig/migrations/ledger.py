@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 
 from sqlmig.core.backoff import Backoff
-from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
+from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE, REPEATABLE_TABLE
 from sqlmig.core.errors import LockNotAcquired, UsageError
 from sqlmig.migrations import history
 
@@ -98,7 +98,7 @@ def is_lock_lost(error: psycopg.Error) -> bool:
     diag = error.diag
     return (
         error.sqlstate == "23502"
-        and diag.table_name == TABLE
+        and diag.table_name in (TABLE, REPEATABLE_TABLE)
         and diag.schema_name == SCHEMA
         and diag.column_name == "success"
     )
@@ -115,7 +115,7 @@ def is_duplicate_row(error: psycopg.Error) -> bool:
 
 def is_ledger_error(error: psycopg.Error) -> bool:
     """True when the server blames the ledger table itself (a write to it failed)."""
-    return error.diag.table_name == TABLE and error.diag.schema_name == SCHEMA
+    return error.diag.table_name in (TABLE, REPEATABLE_TABLE) and error.diag.schema_name == SCHEMA
 
 
 def _columns(conn: Connection[tuple[object, ...]]) -> set[str]:
