@@ -198,6 +198,11 @@ def test_a_new_repeatable_that_fails_has_a_failed_row_and_runs_again(dsn, sqlmig
     assert rep_rows(dsn) == [("x", None, None, False, digest(bad))]
     assert sqlmig("apply").exit_code == 1  # failed: tried again, unchanged or not
     assert [r[2] for r in rep_history(dsn)] == ["failed", "failed"]
+    fixed = logging_file("x")
+    mig_dir.write("R-x.sql", fixed)
+    assert sqlmig("apply").exit_code == 0
+    assert rep_rows(dsn) == [("x", digest(fixed), fixed, True, None)] and log(dsn) == ["x"]
+    assert rep_history(dsn)[-1] == ("x", "apply", "success", None, digest(fixed))
 
 
 def test_verify_accepts_a_changed_repeatable_and_strict_wants_it_run(dsn, sqlmig, mig_dir):
@@ -279,6 +284,48 @@ def test_a_repeatable_that_releases_the_lock_cannot_commit(dsn, sqlmig, mig_dir)
     assert result.exit_code == 1
     assert "migration lock was released while R-x.sql ran" in result.stderr
     assert log(dsn) == [] and rep_rows(dsn) == [("x", None, None, False, digest(text))]
+
+
+@pytest.mark.parametrize("change", [False, True], ids=["new", "changed"])
+def test_a_row_written_meanwhile_rolls_the_file_back(dsn, sqlmig, mig_dir, change):
+    """The row write checks the checksum the plan read: a row another runner wrote in the
+    meantime (here: the file itself, in its transaction) makes the file roll back whole."""
+    mig_dir.write("1-log.sql", LOG)
+    if change:
+        mig_dir.write("R-x.sql", logging_file("first"))
+        assert sqlmig("apply").exit_code == 0
+    mig_dir.write(
+        "R-x.sql",
+        logging_file("again")
+        + f"insert into {REPEATABLE} (name, checksum, success) values ('x', 'theirs', true)"
+        " on conflict (name) do update set checksum = 'theirs';\n",
+    )
+    result = sqlmig("apply")
+    assert result.exit_code == 1
+    assert "R-x.sql ran, but recording it in the ledger failed: ERROR 23505" in result.stderr
+    assert "R-x.sql was rolled back: nothing of it was applied." in result.stderr
+    assert log(dsn) == (["first"] if change else [])
+    # "theirs" rolled back with the file; the row is marked failed after the rollback.
+    kept = (
+        ("x", digest(logging_file("first")), logging_file("first")) if change else ("x", None, None)
+    )
+    assert [r[:4] for r in rep_rows(dsn)] == [(*kept, False)]
+
+
+def test_verbose_runs_and_copy_blocks(dsn, sqlmig, mig_dir):
+    """Statement by statement (-v) and with a COPY block (the text bound as a parameter)."""
+    mig_dir.write("1-log.sql", LOG + "create table colour (id int primary key, name text);\n")
+    seed = "truncate colour;\ncopy colour (id, name) from stdin;\n1\tred\n2\t100%\n\\.\n"
+    mig_dir.write("R-colours.sql", seed)
+    mig_dir.write("R-log.sql", logging_file("x"))
+    result = sqlmig("-v", "apply")
+    assert result.exit_code == 0, result.output
+    assert "  R-log.sql:1 " in result.stdout
+    assert query(dsn, "select id, name from colour order by id") == [(1, "red"), (2, "100%")]
+    assert rep_rows(dsn) == [
+        ("colours", digest(seed), seed, True, None),
+        ("log", digest(logging_file("x")), logging_file("x"), True, None),
+    ]
 
 
 def settings_for(dsn, mig_dir):
