@@ -423,6 +423,15 @@ def test_new_repeatable(dsn, sqlmig, mig_dir):
     assert sqlmig("new", "next").stdout.endswith("0002-next.sql\n")  # not counted as a version
 
 
+def test_flyway_names(dsn, sqlmig, mig_dir):
+    """Flyway's R__<name>.sql: the name is what follows the double underscore."""
+    mig_dir.write("1-log.sql", LOG)
+    mig_dir.write("R__views.sql", logging_file("views"))
+    mig_dir.write("R-_x.sql", logging_file("x"))
+    assert sqlmig("apply").exit_code == 0
+    assert [r[0] for r in rep_rows(dsn)] == ["_x", "views"]  # "R-" then "_x"
+
+
 def test_history_shows_repeatables_and_an_old_history_table_is_upgraded(dsn, sqlmig, mig_dir):
     mig_dir.write("1-log.sql", LOG)
     assert sqlmig("apply").exit_code == 0

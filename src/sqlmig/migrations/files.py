@@ -25,8 +25,11 @@ _NAME = re.compile(
     re.IGNORECASE,
 )
 _SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)
-#: R-<name>.sql or R_<name>.sql: a repeatable migration (sqlmig.migrations.repeatable).
-REPEATABLE_NAME = re.compile(r"^R[-_](?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE)
+#: R-<name>.sql, R_<name>.sql or Flyway's R__<name>.sql: a repeatable migration
+#: (sqlmig.migrations.repeatable).
+REPEATABLE_NAME = re.compile(
+    r"^R(?:__|[-_])(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE
+)
 #: The ledger's version column is a bigint.
 MAX_VERSION = 2**63 - 1
 #: The leading block of blank and ``--`` comment lines, where directives live.
