@@ -17,7 +17,7 @@ from migrations.test_rollback import HISTORY, ledger_rows, schema_dump
 from support.db import query
 
 from sqlmig.core.config import resolve
-from sqlmig.core.errors import MigrationFailed
+from sqlmig.core.errors import ConnectionLost, MigrationFailed
 from sqlmig.migrations.api import apply
 
 REPEATABLE = "schema_migrations_repeatable"
@@ -456,3 +456,33 @@ def test_the_library_raises_the_files_own_error(dsn, mig_dir):
     with pytest.raises(MigrationFailed) as failed:
         apply(settings_for(dsn, mig_dir))
     assert failed.value.as_dict()["sqlstate"] == "22012"
+
+
+def test_a_connection_lost_mid_file_says_how_to_find_out(dsn, mig_dir):
+    mig_dir.write("1-log.sql", LOG)
+    mig_dir.write("R-slow.sql", "select pg_sleep(30);\n" + logging_file("slow"))
+    settings = settings_for(dsn, mig_dir)
+    errors = []
+
+    def runner():
+        try:
+            apply(settings)
+        except ConnectionLost as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not query(dsn, "select count(*) from pg_stat_activity where wait_event = 'PgSleep'")[0][
+        0
+    ]:
+        assert time.monotonic() < deadline, "the runner never started the file"
+        time.sleep(0.02)
+    query(
+        dsn, "select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'PgSleep'"
+    )
+    thread.join(60)
+    assert len(errors) == 1
+    assert "the connection to the server was lost while R-slow.sql ran" in str(errors[0])
+    assert "`sqlmig status` shows whether it did" in str(errors[0])
+    assert log(dsn) == [] and [r[3] for r in rep_rows(dsn)] == []
