@@ -13,8 +13,10 @@ from sqlmig.cli.render import (
     ProgressLines,
     plan_json,
     refusal_json,
+    render_dry_run,
     render_plan,
     render_rollback_plan,
+    repeatables_json,
 )
 from sqlmig.cli.state import CliState, pass_state
 
@@ -54,7 +56,12 @@ def apply(
     out_of_order: bool,
     lock_timeout_s: float,
 ) -> None:
-    """Apply pending migrations, each in its own transaction."""
+    """Apply pending migrations, each in its own transaction.
+
+    Then every repeatable migration (R-NAME.sql) that is new, changed or failed,
+    in name order, each in its own transaction; with --target below the newest
+    file, repeatables wait until every versioned migration is applied.
+    """
     from sqlmig.migrations.api import apply as run
 
     as_json = state.as_json
@@ -80,25 +87,26 @@ def apply(
                     {"version": s.version, "name": s.name, "execution_ms": ms}
                     for s, ms in result.applied
                 ],
+                "repeatables": [e.filename for e in result.repeatables],
+                "repeatables_applied": [
+                    {"name": s.name, "file": s.filename, "execution_ms": ms}
+                    for s, ms in result.repeatables_applied
+                ],
             },
         )
         return
     if dry_run:
-        if not result.to_apply:
-            click.echo("Nothing to apply (dry run).")
-        for script in result.to_apply:
-            mode = "" if script.up.transactional else " (no transaction)"
-            click.echo(f"-- sqlmig dry run: would apply {script.filename}{mode}")
-            click.echo(script.body.rstrip("\n") + "\n")
-        if result.to_apply:
-            click.echo(f"-- {len(result.to_apply)} migration(s) would run; nothing was changed.")
+        render_dry_run(result)
         return
-    if not result.applied:
+    done = len(result.applied)
+    reps = len(result.repeatables_applied)
+    if not done and not reps:
         counts = result.plan.counts()
         click.echo(f"Nothing to apply: {counts['applied']} migration(s) already applied.")
     else:
-        total_ms = sum(ms for _, ms in result.applied)
-        click.echo(f"Applied {len(result.applied)} migration(s) in {total_ms / 1000:.2f} s.")
+        total_ms = sum(ms for _, ms in result.applied + result.repeatables_applied)
+        what = f"{done} migration(s)" + (f" and {reps} repeatable(s)" if reps else "")
+        click.echo(f"Applied {what} in {total_ms / 1000:.2f} s.")
 
 
 @click.command()
@@ -109,7 +117,14 @@ def status(state: CliState) -> None:
 
     plan = run(state.settings())
     if state.as_json:
-        state.dump({"migrations": plan_json(plan), "counts": plan.counts()})
+        state.dump(
+            {
+                "migrations": plan_json(plan),
+                "counts": plan.counts(),
+                "repeatables": repeatables_json(plan),
+                "repeatable_counts": plan.repeatable_counts(),
+            }
+        )
     else:
         render_plan(plan)
 
@@ -175,7 +190,11 @@ def rollback(
     dry_run: bool,
     lock_timeout_s: float,
 ) -> None:
-    """Run down files, newest first: the last applied migration, --steps N, or --to V."""
+    """Run down files, newest first: the last applied migration, --steps N, or --to V.
+
+    Repeatable migrations (R-*.sql) are never rolled back: undo one by editing it
+    (or with a versioned file); the next apply runs it again.
+    """
     from sqlmig.core.errors import UsageError
     from sqlmig.migrations.api import rollback as run
     from sqlmig.migrations.api import rollback_plan
@@ -213,17 +232,28 @@ def rollback(
 @click.argument("name")
 @click.option("--down", is_flag=True, help="Also create the .down.sql file.")
 @click.option(
+    "--repeatable",
+    is_flag=True,
+    help="Create R-NAME.sql: a repeatable migration, run again whenever it changes.",
+)
+@click.option(
     "--timestamp/--sequential",
     default=None,
     help="Version from the UTC time (20240101120000), so branches never clash; "
     "default: [tool.sqlmig] versions, else sequential.",
 )
 @pass_state
-def new(state: CliState, name: str, down: bool, timestamp: bool | None) -> None:
-    """Scaffold the next migration file named NAME."""
+def new(state: CliState, name: str, down: bool, repeatable: bool, timestamp: bool | None) -> None:
+    """Scaffold the next migration file named NAME.
+
+    With --repeatable: R-NAME.sql, run after the versioned files whenever it changes.
+    """
     from sqlmig.migrations.api import new_script
 
-    for path in new_script(state.settings(), name, down=down, timestamp=timestamp):
+    created = new_script(
+        state.settings(), name, down=down, timestamp=timestamp, repeatable=repeatable
+    )
+    for path in created:
         click.echo(f"created {path}")
 
 

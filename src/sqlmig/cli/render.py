@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from sqlmig.migrations.api import Refusal
+    from sqlmig.migrations.api import ApplyResult, Refusal
     from sqlmig.migrations.events import Event
     from sqlmig.migrations.files import Script
     from sqlmig.migrations.history import HistoryRow
@@ -130,12 +130,67 @@ def render_plan(plan: Plan) -> None:
     counts = {k: v for k, v in plan.counts().items() if v}
     summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or "no migrations"
     lines.append(f"{len(plan.entries)} migration(s): {summary}")
+    if plan.repeatables:
+        lines += _repeatable_lines(plan)
     click.echo("\n".join(lines))  # one write: status of 1000 files stays instant
+
+
+def _repeatable_lines(plan: Plan) -> list[str]:
+    """Repeatables after the versioned ones: state, last applied checksum (short) and time."""
+    lines = ["repeatable:"]
+    for e in plan.repeatables:
+        line = f"{_MARK[e.state.value]} {e.filename:<40} {e.state.value:<12}"
+        row = e.row
+        if row and row.applied_at:
+            line += f" {row.applied_at:%Y-%m-%d %H:%M:%S} {row.execution_ms:>7} ms"
+            line += f"  {(row.checksum or '')[:12]}"
+        if row and row.failed_at:
+            line += f"  (last run failed {row.failed_at:%Y-%m-%d %H:%M:%S})"
+        lines.append(line.rstrip())
+    summary = ", ".join(f"{v} {k}" for k, v in plan.repeatable_counts().items())
+    lines.append(f"{len(plan.repeatables)} repeatable(s): {summary}")
+    return lines
+
+
+def repeatables_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": e.name,
+            "file": e.filename,
+            "state": e.state.value,
+            "checksum": e.repeatable.checksum if e.repeatable else None,
+            "applied_checksum": e.row.checksum if e.row else None,
+            "applied_at": e.row.applied_at.isoformat() if e.row and e.row.applied_at else None,
+            "applied_by": e.row.applied_by if e.row else None,
+            "execution_ms": e.row.execution_ms if e.row and e.row.applied_at else None,
+            "failed_checksum": e.row.failed_checksum if e.row else None,
+            "failed_at": e.row.failed_at.isoformat() if e.row and e.row.failed_at else None,
+        }
+        for e in plan.repeatables
+    ]
+
+
+def render_dry_run(result: ApplyResult) -> None:
+    """``apply --dry-run``: each file that would run, in order, and its SQL."""
+    runs: list[tuple[Script | None, str]] = [(s, "") for s in result.to_apply]
+    runs += [(e.repeatable, f" (repeatable, {e.state.value})") for e in result.repeatables]
+    if not runs:
+        click.echo("Nothing to apply (dry run).")
+        return
+    for script, what in runs:
+        assert script is not None  # the plan runs only files that exist
+        mode = "" if script.up.transactional else " (no transaction)"
+        click.echo(f"-- sqlmig dry run: would apply {script.filename}{what}{mode}")
+        click.echo(script.body.rstrip("\n") + "\n")
+    count = f"{len(result.to_apply)} migration(s)"
+    if result.repeatables:
+        count += f" and {len(result.repeatables)} repeatable(s)"
+    click.echo(f"-- {count} would run; nothing was changed.")
 
 
 def refusal_json(r: Refusal) -> dict[str, Any]:
     return {
-        "version": r.entry.version,
+        "version": r.entry.version if r.entry.version >= 0 else None,  # None: a repeatable
         "file": r.entry.filename,
         "state": r.entry.state.value,
         "reason": r.reason,
@@ -193,7 +248,8 @@ def render_history(rows: list[HistoryRow]) -> None:
         after = (r.checksum_after or "-")[:12]
         who = r.db_user + (f" ({r.actor})" if r.actor else "")
         lines.append(
-            f"{r.at:%Y-%m-%d %H:%M:%S}  {r.version:>7}  {r.name[:24]:<24} {r.action:<8}"
+            f"{r.at:%Y-%m-%d %H:%M:%S}  {'R' if r.version is None else r.version:>7}"
+            f"  {r.name[:24]:<24} {r.action:<8}"
             f" {r.outcome:<7} {r.execution_ms:>7}  {before:>12} -> {after:<12}  {who}"
         )
     lines.append(f"{len(rows)} history row(s)")

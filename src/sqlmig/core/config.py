@@ -66,7 +66,7 @@ class LedgerLocation:
     table: str = "schema_migrations"
 
     #: Suffixes of sqlmig's own tables beside the ledger (``<table>_<suffix>``).
-    SIBLINGS: ClassVar[tuple[str, ...]] = ("history",)
+    SIBLINGS: ClassVar[tuple[str, ...]] = ("history", "repeatable")
     #: Sequences of sqlmig's own, as suffixes of the ledger's name (identity columns).
     SEQUENCES: ClassVar[tuple[str, ...]] = ("history_id_seq",)
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from sqlmig.core import connections
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import PlanRefused, UsageError
-from sqlmig.migrations import history, ledger, refusals, run
+from sqlmig.migrations import history, ledger, refusals, repeatable, run
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
 from sqlmig.migrations.history import HistoryRow
-from sqlmig.migrations.plan import Entry, Plan, State, build_plan
+from sqlmig.migrations.plan import Entry, Plan, RepeatableEntry, State, build_plan
 from sqlmig.migrations.refusals import Refusal
 
 if TYPE_CHECKING:
@@ -50,25 +50,69 @@ class ApplyResult:
     to_apply: list[Script]
     applied: list[tuple[Script, int]] = field(default_factory=list)
     dry_run: bool = False
+    #: Repeatables this run runs (ran, unless dry), after ``to_apply``, in name order.
+    repeatables: list[RepeatableEntry] = field(default_factory=list)
+    repeatables_applied: list[tuple[Script, int]] = field(default_factory=list)
+
+
+def _plan(
+    conn: Connection[tuple[object, ...]],
+    loc: LedgerLocation,
+    scripts: list[Script],
+    reps: list[repeatable.Repeatable],
+    target: int | None = None,
+) -> Plan:
+    rows = ledger.read(conn, loc)
+    return build_plan(
+        scripts, rows, target=target, repeatables=reps, repeatable_rows=repeatable.read(conn, loc)
+    )
+
+
+def _load(settings: Settings) -> tuple[list[Script], list[repeatable.Repeatable]]:
+    scripts = load_scripts(settings.directory)
+    return scripts, repeatable.load(settings.directory, scripts)
 
 
 def status(settings: Settings) -> Plan:
-    scripts = load_scripts(settings.directory)
+    scripts, reps = _load(settings)
     with connections.connect(settings) as conn:
-        return build_plan(scripts, ledger.read(conn, settings.ledger))
+        return _plan(conn, settings.ledger, scripts, reps)
 
 
 def verify(settings: Settings, *, strict: bool = False) -> tuple[Plan, list[Refusal]]:
-    """The plan and its problems: modified/missing/failed (+ pending when strict)."""
-    scripts = load_scripts(settings.directory)
+    """The plan and its problems: modified/missing/failed (+ pending when strict).
+
+    A changed repeatable is no problem (it runs again on the next apply); one whose
+    last run failed is, and with ``strict`` so is one that has not run yet."""
+    scripts, reps = _load(settings)
     with connections.connect(settings) as conn:
-        plan = build_plan(scripts, ledger.read(conn, settings.ledger))
+        plan = _plan(conn, settings.ledger, scripts, reps)
         problems = refusals.refusals(conn, settings.ledger, plan.blockers(out_of_order=True))
     if strict:
         problems += [
             Refusal(e, "not applied yet") for e in plan.by_state(State.PENDING, State.OUT_OF_ORDER)
         ]
+    for r in plan.repeatables:
+        if r.state is State.FAILED or (strict and r.state in (State.PENDING, State.MODIFIED)):
+            problems.append(_repeatable_refusal(r))
     return plan, problems
+
+
+def _repeatable_refusal(entry: RepeatableEntry) -> Refusal:
+    """A repeatable as a verify problem (its entry's version is ``repeatable.NO_VERSION``)."""
+    if entry.state is State.FAILED:
+        row = entry.row
+        when = f" at {row.failed_at:%Y-%m-%d %H:%M:%S}" if row and row.failed_at else ""
+        reason = (
+            f"its last run{when} failed (nothing of that run stayed, unless it runs without "
+            "a transaction); fix the file and run `sqlmig apply`: it runs again"
+        )
+    elif entry.state is State.MODIFIED:
+        reason = "changed since it last ran; `sqlmig apply` runs it again"
+    else:
+        reason = "not applied yet"
+    versioned = Entry(repeatable.NO_VERSION, entry.name, entry.state, entry.repeatable, None)
+    return Refusal(versioned, reason)
 
 
 def apply(
@@ -88,28 +132,37 @@ def apply(
     The sink also gets the server's notices; with ``statement_timing`` each
     statement is timed (one round trip per statement instead of per file).
     """
-    scripts = load_scripts(settings.directory)
+    scripts, reps = _load(settings)
     with connections.connect(settings, wait_s=wait_s, create_db=create_db and not dry_run) as conn:
         if dry_run:
-            plan = build_plan(scripts, ledger.read(conn, settings.ledger), target=target)
+            plan = _plan(conn, settings.ledger, scripts, reps, target)
             refusals.refuse(conn, settings.ledger, plan, out_of_order)
-            return ApplyResult(plan, plan.to_apply(), dry_run=True)
+            return ApplyResult(
+                plan, plan.to_apply(), dry_run=True, repeatables=plan.repeatables_to_run()
+            )
         with ledger.locked(
             conn, settings.ledger, lock_timeout_s, run.waiting(sink, lock_timeout_s)
         ):
             # Read under the lock: a runner that held it before us may have
-            # applied some of these already.
-            plan = build_plan(scripts, ledger.read(conn, settings.ledger), target=target)
+            # applied some of these already (repeatables too).
+            plan = _plan(conn, settings.ledger, scripts, reps, target)
             refusals.refuse(conn, settings.ledger, plan, out_of_order)
-            result = ApplyResult(plan, plan.to_apply())
-            if not result.to_apply:
+            result = ApplyResult(plan, plan.to_apply(), repeatables=plan.repeatables_to_run())
+            if not result.to_apply and not result.repeatables:
                 return result
             steps = run.apply_steps(conn, settings.ledger, result.to_apply)
-            prepared = run.prepare(steps)
+            steps += run.repeatable_steps(settings.ledger, result.repeatables)
+            prepared = run.prepare(steps)  # every file, repeatables too, before any runs
             ledger.ensure(conn, settings.ledger)
-            result.applied = run.run(
+            if result.repeatables:
+                repeatable.ensure(conn, settings.ledger)
+            done = run.run(
                 conn, settings, steps, prepared, sink=sink, statement_timing=statement_timing
             )
+            result.applied = [d for d in done if not isinstance(d[0], repeatable.Repeatable)]
+            result.repeatables_applied = [
+                d for d in done if isinstance(d[0], repeatable.Repeatable)
+            ]
             return result
 
 
@@ -284,9 +337,14 @@ def repair(
 
 
 def new_script(
-    settings: Settings, name: str, *, down: bool = False, timestamp: bool | None = None
+    settings: Settings,
+    name: str,
+    *,
+    down: bool = False,
+    timestamp: bool | None = None,
+    repeatable: bool = False,
 ) -> list[Path]:
-    """Scaffold the next file (and its down file).
+    """Scaffold the next file (and its down file), or with ``repeatable`` an ``R-<name>.sql``.
 
     Sequential versions continue the folder's numbering (its width and its
     separator, ``-`` or ``_``); ``timestamp`` (or ``[tool.sqlmig] versions =
@@ -298,6 +356,8 @@ def new_script(
     directory = settings.directory
     directory.mkdir(parents=True, exist_ok=True)
     scripts = load_scripts(directory)
+    if repeatable:
+        return [_new_repeatable(directory, scripts, name, slug, down)]
     last = max((s.version for s in scripts), default=0)
     separator = (
         "_" if scripts and scripts[-1].filename[len(_digits(scripts[-1])) :][:1] == "_" else "-"
@@ -323,6 +383,24 @@ def new_script(
         created.append(directory / f"{stem}.down.sql")
         created[-1].write_text(f"-- undo {name}\n\n")
     return created
+
+
+def _new_repeatable(
+    directory: Path, scripts: list[Script], name: str, slug: str, down: bool
+) -> Path:
+    if down:
+        raise UsageError("a repeatable migration has no down file; drop --down.")
+    taken = {r.name.lower() for r in repeatable.load(directory, scripts)}
+    if slug in taken:
+        raise UsageError(f"a repeatable named {slug!r} exists already; edit that file.")
+    path = directory / f"R-{slug}.sql"
+    path.write_text(
+        f"-- {name} (repeatable)\n"
+        "-- Runs after the versioned migrations whenever this file changes, in one\n"
+        "-- transaction with its row. Write it to run again: CREATE OR REPLACE VIEW /\n"
+        "-- FUNCTION, GRANT ...; never rolled back.\n\n"
+    )
+    return path
 
 
 def _digits(script: Script) -> str:

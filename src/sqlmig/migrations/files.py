@@ -25,6 +25,11 @@ _NAME = re.compile(
     re.IGNORECASE,
 )
 _SQL_SUFFIX = re.compile(r"\.sql$", re.IGNORECASE)
+#: R-<name>.sql, R_<name>.sql or Flyway's R__<name>.sql: a repeatable migration
+#: (sqlmig.migrations.repeatable).
+REPEATABLE_NAME = re.compile(
+    r"^R(?:__|[-_])(?P<name>[^\s/\\]+?)(?P<down>\.down)?\.sql$", re.IGNORECASE
+)
 #: The ledger's version column is a bigint.
 MAX_VERSION = 2**63 - 1
 #: The leading block of blank and ``--`` comment lines, where directives live.
@@ -129,6 +134,14 @@ def load_scripts(directory: Path) -> list[Script]:
                 "restore its target or delete the link."
             )
             continue
+        repeatable = REPEATABLE_NAME.match(filename)
+        if repeatable is not None:  # loaded by repeatable.load; never a down file
+            if repeatable["down"]:
+                problems.append(
+                    f"{path}: a repeatable migration has no down file (rollback leaves "
+                    "repeatables alone); delete it, or fold the undo into the next R- file."
+                )
+            continue
         match = _NAME.match(path.name)
         if match is None or match["name"].lower() == "down":
             problems.append(
@@ -177,6 +190,16 @@ def load_scripts(directory: Path) -> list[Script]:
     if problems:
         raise ScriptError(_join(problems))
     return scripts
+
+
+def read_sql(path: Path, problems: list[str]) -> SqlFile | None:
+    """One file as :func:`load_scripts` reads it (None, with a problem noted, when it cannot be)."""
+    return _read(path, problems)
+
+
+def join_problems(problems: list[str]) -> str:
+    """Several problems as one :class:`ScriptError` message."""
+    return _join(problems)
 
 
 def _unmet_requirements(scripts: list[Script]) -> list[str]:

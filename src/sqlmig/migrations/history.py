@@ -46,7 +46,7 @@ ACTOR_ENV = "SQLMIG_ACTOR"
 @dataclass(frozen=True)
 class HistoryRow:
     id: int
-    version: int
+    version: int | None  # None: a repeatable migration (R-<name>.sql), named by ``name``
     name: str
     action: str
     outcome: str
@@ -80,13 +80,14 @@ def _exists(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> bool:
 def ensure(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
     """Create the history table if missing (hold the migration lock; the schema exists)."""
     if _exists(conn, loc):
+        _allow_repeatables(conn, loc)
         return
     conn.execute(
         sql.SQL(
             """
             CREATE TABLE {table} (
                 id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                version         bigint      NOT NULL,
+                version         bigint,     -- NULL: a repeatable migration
                 name            text        NOT NULL,
                 action          text        NOT NULL
                                 CHECK (action IN ('apply', 'rollback', 'repair', 'baseline',
@@ -108,9 +109,24 @@ def ensure(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
     )
 
 
+def _allow_repeatables(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
+    """A table from before repeatable migrations: their rows have no version."""
+    row = conn.execute(
+        "SELECT attnotnull FROM pg_catalog.pg_attribute"
+        " WHERE attrelid = pg_catalog.to_regclass(%s) AND attname = 'version'",
+        (loc.regclass(loc.history),),
+    ).fetchone()
+    if row and row[0]:
+        conn.execute(
+            sql.SQL("ALTER TABLE {table} ALTER COLUMN version DROP NOT NULL").format(
+                table=loc.identifier(loc.history)
+            )
+        )
+
+
 def insert_query(
     loc: LedgerLocation,
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,
@@ -145,7 +161,7 @@ def insert_query(
 def record(
     conn: Connection[tuple[object, ...]],
     loc: LedgerLocation,
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,
@@ -173,7 +189,7 @@ def record(
 def record_failure(
     conn: Connection[tuple[object, ...]],
     loc: LedgerLocation,
-    version: int,
+    version: int | None,
     name: str,
     *,
     action: Action,

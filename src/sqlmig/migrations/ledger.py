@@ -96,12 +96,17 @@ def is_lock_lost(error: psycopg.Error, loc: LedgerLocation) -> bool:
 
 def is_duplicate_row(error: psycopg.Error, loc: LedgerLocation) -> bool:
     """True when a ledger insert met a row for the same version (another runner's)."""
-    return error.sqlstate == "23505" and is_ledger_error(error, loc)
+    return (
+        error.sqlstate == "23505"
+        and error.diag.table_name == loc.table
+        and error.diag.schema_name == loc.schema
+    )
 
 
 def is_ledger_error(error: psycopg.Error, loc: LedgerLocation) -> bool:
     """True when the server blames the ledger table itself (a write to it failed)."""
-    return error.diag.table_name == loc.table and error.diag.schema_name == loc.schema
+    tables = (loc.table, loc.sibling("repeatable"))
+    return error.diag.table_name in tables and error.diag.schema_name == loc.schema
 
 
 def _columns(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> set[str]:

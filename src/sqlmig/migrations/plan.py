@@ -8,6 +8,13 @@ Pure code: no database, no I/O. States:
     modified      in the ledger, file text changed since it ran
     missing       in the ledger, file gone
     failed        ledger says it failed (a no-transaction file): repair first
+
+Repeatable migrations (``R-<name>.sql``) have their own entries, in name order:
+pending (never ran), applied, modified (changed since it last ran: it runs
+again, that is its point), failed (its last run failed: it runs again),
+missing (file gone; informational). They run after the versioned ones, and
+only when the run leaves no versioned migration pending (Flyway's rule): with
+``--target`` below the newest file they wait.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from enum import StrEnum
 
 from sqlmig.migrations.files import Script
 from sqlmig.migrations.ledger import LedgerRow
+from sqlmig.migrations.repeatable import Repeatable, RepeatableRow
 
 
 class State(StrEnum):
@@ -47,9 +55,26 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class RepeatableEntry:
+    name: str
+    state: State  # applied, pending, modified, failed or missing
+    repeatable: Repeatable | None
+    row: RepeatableRow | None
+
+    @property
+    def filename(self) -> str:
+        return self.repeatable.filename if self.repeatable else f"R-{self.name}.sql"
+
+
+#: Repeatable states that make ``apply`` run the file.
+RERUN = frozenset({State.PENDING, State.MODIFIED, State.FAILED})
+
+
+@dataclass(frozen=True)
 class Plan:
     entries: tuple[Entry, ...]
     target: int | None = None
+    repeatables: tuple[RepeatableEntry, ...] = ()
 
     def by_state(self, *states: State) -> list[Entry]:
         return [e for e in self.entries if e.state in states]
@@ -69,6 +94,17 @@ class Plan:
             and self._in_scope(e)
         ]
 
+    def repeatables_to_run(self) -> list[RepeatableEntry]:
+        """New, changed and failed repeatables, in name order; none while this run
+        leaves a versioned migration pending (``--target``)."""
+        waiting = self.by_state(State.PENDING, State.OUT_OF_ORDER)
+        if len(self.to_apply()) < len(waiting):
+            return []
+        return [e for e in self.repeatables if e.state in RERUN and e.repeatable is not None]
+
+    def repeatable_counts(self) -> dict[str, int]:
+        return {s.value: n for s in State if (n := sum(e.state is s for e in self.repeatables))}
+
     def counts(self) -> dict[str, int]:
         return {s.value: sum(1 for e in self.entries if e.state is s) for s in State}
 
@@ -81,7 +117,12 @@ class Plan:
 
 
 def build_plan(
-    scripts: Sequence[Script], rows: Sequence[LedgerRow], *, target: int | None = None
+    scripts: Sequence[Script],
+    rows: Sequence[LedgerRow],
+    *,
+    target: int | None = None,
+    repeatables: Sequence[Repeatable] = (),
+    repeatable_rows: Sequence[RepeatableRow] = (),
 ) -> Plan:
     files = {s.version: s for s in scripts}
     ledger = {r.version: r for r in rows}
@@ -103,4 +144,26 @@ def build_plan(
             state = State.APPLIED
         name = script.name if script else row.name if row else ""
         entries.append(Entry(version, name, state, script, row))
-    return Plan(tuple(entries), target)
+    return Plan(tuple(entries), target, _repeatable_entries(repeatables, repeatable_rows))
+
+
+def _repeatable_entries(
+    repeatables: Sequence[Repeatable], rows: Sequence[RepeatableRow]
+) -> tuple[RepeatableEntry, ...]:
+    files = {r.name: r for r in repeatables}
+    saved = {r.name: r for r in rows}
+    entries = []
+    for name in sorted(files.keys() | saved.keys()):
+        rep, row = files.get(name), saved.get(name)
+        if rep is None:
+            state = State.MISSING
+        elif row is None:
+            state = State.PENDING
+        elif not row.success:
+            state = State.FAILED
+        elif rep.checksum != row.checksum:
+            state = State.MODIFIED
+        else:
+            state = State.APPLIED
+        entries.append(RepeatableEntry(name, state, rep, row))
+    return tuple(entries)

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import ConnectionLost, SqlmigError
-from sqlmig.migrations import history, ledger, lost
+from sqlmig.migrations import history, ledger, lost, repeatable
 from sqlmig.migrations.copy import THEN
 from sqlmig.migrations.events import (
     Finished,
@@ -32,12 +32,14 @@ from sqlmig.migrations.events import (
     WaitingForLock,
 )
 from sqlmig.migrations.files import Script, SqlFile
+from sqlmig.migrations.repeatable import Repeatable
 
 if TYPE_CHECKING:
     from psycopg import Connection as _Connection
     from psycopg.errors import Diagnostic
 
     from sqlmig.migrations.executor import Finish, Prepared
+    from sqlmig.migrations.plan import RepeatableEntry
     from sqlmig.migrations.statements import Statement
 
     Connection = _Connection[tuple[object, ...]]
@@ -53,6 +55,7 @@ class Step:
     on_start: sql.Composed | None = None  # no-transaction files: committed first
     on_failure: Callable[[int, bool], None] | None = None
     action: history.Action = "apply"
+    before: str | None = None  # a repeatable's checksum before this run (history)
 
 
 def apply_steps(conn: Connection, loc: LedgerLocation, scripts: Sequence[Script]) -> list[Step]:
@@ -70,6 +73,25 @@ def apply_steps(conn: Connection, loc: LedgerLocation, scripts: Sequence[Script]
         )
         for script in scripts
     ]
+
+
+def repeatable_steps(loc: LedgerLocation, entries: Sequence[RepeatableEntry]) -> list[Step]:
+    """Repeatables: each commits with its row (no-transaction files: marked failed first)."""
+    steps = []
+    for entry in entries:
+        rep = entry.repeatable
+        assert rep is not None  # the plan runs only files that exist
+        before = entry.row.checksum if entry.row else None
+        steps.append(
+            Step(
+                rep,
+                rep.up,
+                finish=_rerun(loc, rep, before),
+                on_start=None if rep.up.transactional else repeatable.failed_query(loc, rep),
+                before=before,
+            )
+        )
+    return steps
 
 
 def rollback_steps(conn: Connection, loc: LedgerLocation, scripts: Sequence[Script]) -> list[Step]:
@@ -137,6 +159,8 @@ def run(
                 on_statement=_timed(sink, step.script) if statement_timing else None,
             )
         except ConnectionLost as broken:
+            if isinstance(step.script, Repeatable):
+                raise repeatable.lost(settings.ledger, step.script, broken) from broken
             raise lost.explain(settings, step.script, broken) from broken
         except SqlmigError:
             ms = round((time.perf_counter() - began) * 1000)
@@ -192,6 +216,20 @@ def _record_failure(
 ) -> None:
     """Before/after are the ledger's: a half-done file keeps its (failed) row."""
     script = step.script
+    if isinstance(script, Repeatable):
+        repeatable.mark_failed(conn, loc, script, ms)
+        history.record_failure(
+            conn,
+            loc,
+            None,
+            script.name,
+            action="apply",
+            outcome="partial" if partial else "failed",
+            before=step.before,
+            after=script.checksum if partial else None,
+            execution_ms=ms,
+        )
+        return
     undo = step.action == "rollback"
     history.record_failure(
         conn,
@@ -231,6 +269,26 @@ def _recorded(loc: LedgerLocation, script: Script) -> Finish:
     return lambda ms, _text: (
         ledger.finish_query(loc, script.version, execution_ms=ms) + _THEN + done(ms)
     )
+
+
+def _rerun(loc: LedgerLocation, rep: Repeatable, before: str | None) -> Finish:
+    def finish(ms: sql.Composable, text: sql.Composable | None) -> sql.Composed:
+        return (
+            repeatable.finish_query(loc, rep, before, execution_ms=ms, text=text)
+            + _THEN
+            + history.insert_query(
+                loc,
+                None,
+                rep.name,
+                action="apply",
+                outcome="success",
+                before=before,
+                after=rep.checksum,
+                execution_ms=ms,
+            )
+        )
+
+    return finish
 
 
 def _forgotten(loc: LedgerLocation, script: Script) -> Finish:
