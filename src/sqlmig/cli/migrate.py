@@ -18,6 +18,9 @@ from sqlmig.cli.render import (
 )
 from sqlmig.cli.state import CliState, pass_state
 
+#: A templated file is shown as written: its variables' values never appear.
+_TEMPLATE_NOTE = " (a template, shown unrendered)"
+
 
 @click.command()
 @click.option("--target", type=int, metavar="V", help="Apply up to and including version V.")
@@ -88,6 +91,7 @@ def apply(
             click.echo("Nothing to apply (dry run).")
         for script in result.to_apply:
             mode = "" if script.up.transactional else " (no transaction)"
+            mode += _TEMPLATE_NOTE if script.up.templated else ""
             click.echo(f"-- sqlmig dry run: would apply {script.filename}{mode}")
             click.echo(script.body.rstrip("\n") + "\n")
         if result.to_apply:

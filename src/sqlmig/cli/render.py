@@ -151,6 +151,7 @@ def render_rollback_plan(scripts: list[Script]) -> None:
     for script in scripts:
         assert script.down is not None  # refused earlier
         mode = "" if script.down.transactional else " (no transaction)"
+        mode += " (a template, shown unrendered)" if script.down.templated else ""
         click.echo(
             f"-- sqlmig dry run: would roll back {script.filename} "
             f"with {script.down.path.name}{mode}"

@@ -51,6 +51,7 @@ class CliState:
         settings = resolve(self.dsn, self.directory)
         if settings.dsn:
             self.dsns.append(settings.dsn)
+        self.tokens += settings.variables.values()  # template variables: masked like tokens
         return replace(settings, notify=self.notice)
 
     def keep_secret(self, token: str | None) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlmig.core import connections
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import PlanRefused, UsageError
-from sqlmig.migrations import history, ledger, refusals, run
+from sqlmig.migrations import history, ledger, refusals, run, templates
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
 from sqlmig.migrations.history import HistoryRow
@@ -93,6 +93,8 @@ def apply(
         if dry_run:
             plan = build_plan(scripts, ledger.read(conn), target=target)
             refusals.refuse(conn, plan, out_of_order)
+            # a missing variable fails the dry run too; what it shows is the template text
+            templates.render(plan.to_apply(), settings.variables)
             return ApplyResult(plan, plan.to_apply(), dry_run=True)
         with ledger.locked(conn, lock_timeout_s, run.waiting(sink, lock_timeout_s)):
             # Read under the lock: a runner that held it before us may have
@@ -102,7 +104,7 @@ def apply(
             result = ApplyResult(plan, plan.to_apply())
             if not result.to_apply:
                 return result
-            steps = run.apply_steps(conn, result.to_apply)
+            steps = run.apply_steps(conn, templates.render(result.to_apply, settings.variables))
             prepared = run.prepare(steps)
             ledger.ensure(conn)
             result.applied = run.run(
@@ -129,6 +131,7 @@ def rollback(
         to_run = _undo(conn, scripts, to_version, steps)
         if not to_run:
             return []
+        to_run = templates.render(to_run, settings.variables, part="down")
         undo_steps = run.rollback_steps(conn, to_run)
         prepared = run.prepare(undo_steps)
         history.ensure(conn)  # a ledger from before history: the table comes now
@@ -142,7 +145,8 @@ def rollback_plan(
     scripts = load_scripts(settings.directory)
     with connections.connect(settings) as conn:
         to_run = _undo(conn, scripts, to_version, steps)
-    run.prepare_files([s.down for s in to_run if s.down is not None])
+    rendered = templates.render(to_run, settings.variables, part="down")
+    run.prepare_files([s.down for s in rendered if s.down is not None])
     return to_run
 
 

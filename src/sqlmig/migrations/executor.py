@@ -43,7 +43,7 @@ from psycopg.pq import TransactionStatus
 from sqlmig.core.config import PINNED_SETTINGS
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import copy, failures, ledger
+from sqlmig.migrations import copy, failures, ledger, templates
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
@@ -88,6 +88,7 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     """Check every file up front and split it into statements; refuse what cannot run right."""
     prepared, problems = [], []
     for file in files:
+        file = file.for_server()  # a template's rendering; the file's own text otherwise
         ready, problem = _with_copy(file) if copy.has_copy(file.body) else (None, None)
         if ready is None and problem is None:
             statements = stmts.split(file.body)
@@ -95,8 +96,10 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
             ready = Prepared(file, statements)
         if problem is not None:
             offset, text = problem
-            line, column = stmts.line_column(file.body, offset)
-            problems.append(f"{display_path(file.path)}:{line}:{column}: {text}")
+            line, column = templates.location(file, offset)
+            problems.append(
+                f"{display_path(file.path)}:{line}:{column}: {templates.mask(file, text)}"
+            )
         if ready is not None:
             prepared.append(ready)
     if problems:
@@ -265,8 +268,8 @@ def _run_in_transaction(
     # The ledger takes the file's text from the message itself (current_query()),
     # so the text travels once and is what the server received; substr counts
     # characters, which match Python's only in a UTF-8 database.
-    text = None
-    if conn.info.parameter_status("server_encoding") == "UTF8":
+    text = None  # a template's rendering is never stored: its text goes as a literal
+    if conn.info.parameter_status("server_encoding") == "UTF8" and prepared.file.template is None:
         text = sql.Composed([_RECEIVED_HEAD, sql.Literal(len(body)), _CLOSE])
     message = (
         _PREFIX
@@ -370,7 +373,7 @@ def _finish(
         conn.execute(sql.SQL(SESSION_RESET) + change)
         return
     conn.execute(SESSION_RESET)
-    copy.run_change(conn, change, prepared.file.body)
+    copy.run_change(conn, change, prepared.file.stored)
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:

@@ -28,7 +28,7 @@ from sqlmig.core import connections
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import redact, secrets_for
-from sqlmig.migrations import ledger, run
+from sqlmig.migrations import ledger, run, templates
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
 
@@ -85,7 +85,7 @@ def build(
         scripts = [s for s in scripts if s.version in set(versions)]
     shadow_settings = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
     with connections.connect(shadow_settings) as conn, ledger.locked(conn, 0):
-        steps = run.apply_steps(conn, scripts)
+        steps = run.apply_steps(conn, templates.render(scripts, settings.variables))
         prepared = run.prepare(steps)
         ledger.ensure(conn)
         run.run(conn, shadow_settings, steps, prepared, sink=sink)
