@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 
@@ -256,3 +258,42 @@ def test_the_password_appears_nowhere(pg, dsn, mig_dir, role, monkeypatch):
     for args, out, err in outputs:
         assert PASSWORD not in out and PASSWORD not in err, args
     assert PASSWORD not in stored
+
+
+@pytest.mark.parametrize(
+    ("directives", "body", "args"),
+    [
+        ("template", "CREATE TABLE t AS SELECT '{{ app_password }}'::text AS v;\n", ()),
+        ("template", "CREATE TABLE t AS SELECT '{{ app_password }}'::text AS v;\n", ("-v",)),
+        (
+            "template, no-transaction",
+            "CREATE TABLE t AS SELECT '{{ app_password }}'::text AS v;\n",
+            (),
+        ),
+        ("template", "CREATE TABLE t (v text);\nCOPY t FROM stdin;\n{{ app_password }}\n\\.\n", ()),
+    ],
+    ids=["one-message", "statementwise", "no-transaction", "copy"],
+)
+def test_every_way_a_file_runs_stores_the_template(
+    dsn, sqlmig, mig_dir, monkeypatch, directives, body, args
+):
+    monkeypatch.setenv(VAR, PASSWORD)
+    text = f"-- sqlmig: {directives}\n{body}"
+    mig_dir.write("1-t.sql", text)
+    result = sqlmig("apply", *args)
+    assert result.exit_code == 0, result.output
+    assert query(dsn, "select v from t") == [(PASSWORD,)]
+    assert query(dsn, "select script from schema_migrations") == [(text,)]
+    assert PASSWORD not in ledger_text(dsn) + history_text(dsn) + result.output
+
+
+def test_plain_files_never_import_jinja2(dsn, mig_dir):
+    mig_dir.write("1-plain.sql", "CREATE TABLE t AS SELECT '{{ x }}'::text AS v;")
+    code = (
+        "import sys; from sqlmig import migrations; from sqlmig.core import config; "
+        f"migrations.apply(config.resolve({dsn!r}, {str(mig_dir)!r})); "
+        "print('jinja2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert query(dsn, "select v from t") == [("{{ x }}",)]
