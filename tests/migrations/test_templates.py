@@ -297,3 +297,33 @@ def test_plain_files_never_import_jinja2(dsn, mig_dir):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
     assert query(dsn, "select v from t") == [("{{ x }}",)]
+
+
+def test_an_unterminated_quote_after_a_value_is_masked_and_located(
+    dsn, sqlmig, mig_dir, monkeypatch
+):
+    monkeypatch.setenv(VAR, PASSWORD)
+    mig_dir.write("1-bad.sql", "-- sqlmig: template\nSELECT 1;\nSELECT 'x', '{{ app_password }};\n")
+    result = sqlmig("apply")
+    assert result.exit_code == 2
+    assert "1-bad.sql:3:13: unterminated quoted string" in result.stderr  # the quote's column
+    assert PASSWORD not in result.output
+    assert ledger_rows(dsn) == []
+
+
+def test_a_block_that_changes_the_line_count_says_the_lines_are_the_renderings(
+    dsn, mig_dir, monkeypatch
+):
+    mig_dir.write(
+        "1-loop.sql",
+        "-- sqlmig: template\n{% for n in range(3) %}\nSELECT {{ n }};\n{% endfor %}\n"
+        "SELECT '{{ app_password }}'::int;\n",
+    )
+    settings = replace(config.resolve(dsn, str(mig_dir)), variables={"app_password": PASSWORD})
+    with pytest.raises(MigrationFailed) as caught:
+        migrations.apply(settings)
+    text = str(caught.value)
+    assert "1-loop.sql:9:8: ERROR 22P02" in text  # line 9 of the rendering (the file has 6)
+    assert ">  9 | SELECT '***'::int;" in text
+    assert "(lines of the rendered template: its blocks or values changed the line count)" in text
+    assert PASSWORD not in text
