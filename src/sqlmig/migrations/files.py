@@ -58,7 +58,7 @@ class SqlFile:
     """One file's text as it is on disk (less a BOM), with its checksum and directives."""
 
     path: Path
-    body: str  # what runs and what the ledger stores: the file's own line endings
+    body: str  # the file's text, its own line endings (in the executor, a template's rendering)
     checksum: str
     directives: frozenset[str] = frozenset()
     #: ``-- sqlmig: requires 3, 5``: versions that must be applied before this one.
