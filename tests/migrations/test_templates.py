@@ -327,3 +327,25 @@ def test_a_block_that_changes_the_line_count_says_the_lines_are_the_renderings(
     assert ">  9 | SELECT '***'::int;" in text
     assert "(lines of the rendered template: its blocks or values changed the line count)" in text
     assert PASSWORD not in text
+
+
+def test_drift_rebuilds_a_template_with_its_values(dsn, sqlmig, mig_dir, monkeypatch):
+    """The shadow database renders the applied files as apply did: no drift, no value shown."""
+    monkeypatch.setenv(VAR, PASSWORD)
+    mig_dir.write(
+        "1-t.sql",
+        "-- sqlmig: template\nCREATE TABLE t (v text DEFAULT '{{ app_password }}');\n",
+    )
+    assert sqlmig("apply").exit_code == 0
+    same = sqlmig("drift")
+    assert same.exit_code == 0, same.output
+    assert PASSWORD not in same.output
+    # Another value: the rebuilt default differs. The target's catalog still holds the
+    # old one, which drift shows as any definition (sqlmig knows only the current values).
+    monkeypatch.setenv(VAR, OTHER)
+    moved = sqlmig("drift")
+    assert moved.exit_code == 1, moved.output
+    assert OTHER not in moved.output and "'***'::text" in moved.output
+    monkeypatch.delenv(VAR)
+    unset = sqlmig("drift")
+    assert unset.exit_code == 2 and "template variable 'app_password' is not set" in unset.stderr
