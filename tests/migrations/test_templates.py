@@ -25,6 +25,7 @@ from sqlmig import migrations
 from sqlmig.cli import cli
 from sqlmig.core import config
 from sqlmig.core.errors import MigrationFailed, ScriptError, UsageError
+from sqlmig.migrations.templates import secrets_of
 
 PASSWORD = "Zq7-tmpl-Pw-8841"  # distinctive: found anywhere, it leaked
 OTHER = "Kx2-other-Pw-5530"
@@ -349,3 +350,8 @@ def test_drift_rebuilds_a_template_with_its_values(dsn, sqlmig, mig_dir, monkeyp
     monkeypatch.delenv(VAR)
     unset = sqlmig("drift")
     assert unset.exit_code == 2 and "template variable 'app_password' is not set" in unset.stderr
+
+
+def test_short_values_are_not_masked_by_value():
+    """Masking ``on`` everywhere would garble every message and hide nothing."""
+    assert secrets_of({"flag": "on", "empty": "", "pw": "it's long"}) == ("it's long", "it''s long")
