@@ -355,3 +355,24 @@ def test_drift_rebuilds_a_template_with_its_values(dsn, sqlmig, mig_dir, monkeyp
 def test_short_values_are_not_masked_by_value():
     """Masking ``on`` everywhere would garble every message and hide nothing."""
     assert secrets_of({"flag": "on", "empty": "", "pw": "it's long"}) == ("it's long", "it''s long")
+
+
+def test_the_literal_filter_quotes_any_password(dsn, sqlmig, mig_dir, role, monkeypatch):
+    awkward = "O'Brien\\x\"-Pw-77"  # a quote, a backslash and a double quote
+    monkeypatch.setenv(VAR, awkward)
+    monkeypatch.setenv("SQLMIG_VAR_SCHEMA_NAME", "Mixed Case")
+    head = (
+        "-- sqlmig: template\n"
+        f"CREATE ROLE {role} LOGIN PASSWORD {{{{ app_password | literal }}}};\n"
+        "CREATE SCHEMA {{ schema_name | identifier }};\n"
+    )
+    mig_dir.write("1-role.sql", head + "SELECT {{ app_password | literal }}::int;\n")
+    failed = sqlmig("apply")
+    assert failed.exit_code == 1
+    assert "1-role.sql:4:8: ERROR 22P02" in failed.stderr  # the expression's column
+    assert awkward not in failed.output and "O''Brien" not in failed.output
+    mig_dir.write("1-role.sql", head)
+    result = sqlmig("apply")
+    assert result.exit_code == 0, result.output
+    assert has_password(dsn, role, awkward)
+    assert query(dsn, "select count(*) from pg_namespace where nspname = 'Mixed Case'") == [(1,)]

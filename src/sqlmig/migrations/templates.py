@@ -9,7 +9,8 @@
 
 Only files with the directive are rendered; jinja2 is imported on the first one.
 The environment is sandboxed, with StrictUndefined, no autoescape, and keeps
-the file's trailing newline and line endings. Every variable's value counts as
+the file's trailing newline and line endings; the filters ``literal`` and
+``identifier`` quote a value as psycopg.sql does. Every variable's value counts as
 a secret (values shorter than :data:`~sqlmig.core.redact.MIN_SECRET` are masked
 by structure only, as passwords are: masking ``on`` everywhere would hide
 nothing and garble every message).
@@ -24,6 +25,7 @@ location is the rendering's, and the message says so.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -40,6 +42,7 @@ from sqlmig.migrations.files import Script, SqlFile
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
+_TAGS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 _TEMPLATE_NAME = "<template>"  # jinja2's name for a template from a string
 
 
@@ -48,7 +51,9 @@ def secrets_of(variables: Mapping[str, str]) -> tuple[str, ...]:
     found = []
     for value in variables.values():
         if len(value) >= MIN_SECRET:
-            found += [value, value.replace("'", "''")]
+            # as written, in a literal (also the literal filter's), in an identifier
+            found += [value, value.replace("'", "''"), value.replace('"', '""')]
+            found.append(_literal(value).removeprefix("E").strip("'"))
     return tuple(dict.fromkeys(found))
 
 
@@ -90,9 +95,26 @@ def _environment() -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
+    env.filters["literal"] = _literal
+    env.filters["identifier"] = _identifier
+    return env
+
+
+def _literal(value: object) -> str:
+    """``{{ v | literal }}``: an SQL string literal, quotes and backslashes escaped."""
+    from psycopg import sql
+
+    return sql.Literal(str(value)).as_string(None)
+
+
+def _identifier(value: object) -> str:
+    """``{{ v | identifier }}``: a quoted SQL identifier."""
+    from psycopg import sql
+
+    return sql.Identifier(str(value)).as_string(None)
 
 
 def _render(
@@ -159,11 +181,16 @@ def location(file: SqlFile, offset: int) -> tuple[int, int]:
     shown, ran = _line(file.template, line), _line(file.body, line)
     if shown == ran:
         return line, column
-    at = column - 1
+    at, index = column - 1, min(column - 1, len(shown))
     for tag, i1, _i2, j1, j2 in difflib.SequenceMatcher(None, shown, ran, False).get_opcodes():
         if j1 <= at < j2 or (at == j2 == len(ran)):
-            return line, (i1 + (at - j1) if tag == "equal" else i1) + 1
-    return line, min(column, len(shown) + 1)
+            index = i1 + (at - j1) if tag == "equal" else i1
+            break
+    # Within an expression (a letter of a value may match one of its name): its start.
+    for tag_span in _TAGS.finditer(shown):
+        if tag_span.start() <= index < tag_span.end():
+            return line, tag_span.start() + 1
+    return line, index + 1
 
 
 def _line(text: str, number: int) -> str:
