@@ -77,7 +77,10 @@ def test_page_trades_the_token_for_a_cookie(init_dsn):
         assert [r.status for r in refused] == [401] * 5
         wrong = request(srv.port, "GET", f"{page}?token=wrong")
         assert wrong.status == 401 and "set-cookie" not in wrong.headers
-        assert "wrong" in wrong.json()["error"]
+        # A person followed that link: the answer is a page that says so, not JSON.
+        assert wrong.headers["content-type"] == "text/html; charset=utf-8"
+        assert "the token in this link is wrong" in wrong.body.decode()
+        assert wrong.headers["www-authenticate"].startswith("Bearer")
         # Without a credential: the page shell only, for any id (no task data, no oracle).
         shell = request(srv.port, "GET", page)
         assert shell.status == 200 and b"working" not in shell.body

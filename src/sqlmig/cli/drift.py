@@ -55,7 +55,7 @@ def drift(
         state.dump(report.as_dict())
     else:
         for difference in report.differences:
-            click.echo(difference.line)
+            click.echo(state.mask(difference.line))  # a default may hold a template's value
         for unsupported in report.unsupported:
             click.echo(unsupported.line)
         if not state.quiet:

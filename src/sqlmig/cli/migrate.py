@@ -20,6 +20,8 @@ from sqlmig.cli.render import (
 )
 from sqlmig.cli.state import CliState, pass_state
 
+#: A templated file is shown as written: its variables' values never appear.
+
 
 @click.command()
 @click.option("--target", type=int, metavar="V", help="Apply up to and including version V.")
@@ -248,7 +250,7 @@ def new(state: CliState, name: str, down: bool, repeatable: bool, timestamp: boo
 
     With --repeatable: R-NAME.sql, run after the versioned files whenever it changes.
     """
-    from sqlmig.migrations.api import new_script
+    from sqlmig.migrations.scaffold import new_script
 
     created = new_script(
         state.settings(), name, down=down, timestamp=timestamp, repeatable=repeatable

@@ -180,6 +180,7 @@ def render_dry_run(result: ApplyResult) -> None:
     for script, what in runs:
         assert script is not None  # the plan runs only files that exist
         mode = "" if script.up.transactional else " (no transaction)"
+        mode += " (a template, shown unrendered)" if script.up.templated else ""
         click.echo(f"-- sqlmig dry run: would apply {script.filename}{what}{mode}")
         click.echo(script.body.rstrip("\n") + "\n")
     count = f"{len(result.to_apply)} migration(s)"
@@ -206,6 +207,7 @@ def render_rollback_plan(scripts: list[Script]) -> None:
     for script in scripts:
         assert script.down is not None  # refused earlier
         mode = "" if script.down.transactional else " (no transaction)"
+        mode += " (a template, shown unrendered)" if script.down.templated else ""
         click.echo(
             f"-- sqlmig dry run: would roll back {script.filename} "
             f"with {script.down.path.name}{mode}"

@@ -30,6 +30,8 @@ class CliState:
     dsns: list[str] = field(default_factory=list)
     #: Other secrets (``--token``): masked whole.
     tokens: list[str] = field(default_factory=list)
+    #: Values of template variables: masked in errors, JSON results and drift's lines.
+    variables: list[str] = field(default_factory=list)
     #: The database this run talks to, once known (for the target line and JSON).
     target: Target | None = None
     #: ``--table``: where the ledger lives (``name`` or ``schema.name``).
@@ -53,6 +55,7 @@ class CliState:
         settings = resolve(self.dsn, self.directory, table=self.table)
         if settings.dsn:
             self.dsns.append(settings.dsn)
+        self.variables += settings.variables.values()
         return replace(settings, notify=self.notice)
 
     def keep_secret(self, token: str | None) -> None:
@@ -66,13 +69,22 @@ class CliState:
         return (
             *(password_of(dsn) for dsn in self.dsns),
             *self.tokens,
+            *self.variables,
             *(self.target.secrets if self.target else ()),
         )
 
     def dump(self, payload: dict[str, Any]) -> None:
         """Print a JSON result, with the (redacted) target it came from as ``database``."""
         payload["database"] = self.target.as_json() if self.target else None
-        click.echo(json.dumps(payload, indent=2, default=str))
+        click.echo(self.mask(json.dumps(payload, indent=2, default=str)))
+
+    def mask(self, text: str) -> str:
+        """``text`` with the template variables' values masked (values only: JSON-safe)."""
+        if not self.variables:
+            return text
+        from sqlmig.core.redact import mask_values
+
+        return mask_values(text, self.variables)
 
     def notice(self, notice: Notice) -> None:
         """Render what connecting reports: the target once (text mode; JSON gets a

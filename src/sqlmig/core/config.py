@@ -39,6 +39,12 @@ PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8
 _KEYS = frozenset(
     {"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions", "table"}
 )
+_KEYS = _KEYS | {"vars"}  # [tool.sqlmig.vars]: variables of templated migrations
+#: ``SQLMIG_VAR_APP_PASSWORD`` sets the template variable ``app_password``.
+VAR_PREFIX = "SQLMIG_VAR_"
+_TOML_KINDS = {"int": "an integer", "float": "a float", "bool": "a boolean", "list": "an array"}
+_TOML_KINDS |= {"dict": "a table", "datetime": "a date-time", "date": "a date", "time": "a time"}
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -142,6 +148,9 @@ class Settings:
     versions: str = "sequential"  # [tool.sqlmig] versions: how `sqlmig new` numbers files
     embedded: bool = True  # may the embedded server stand in when nothing is configured?
     embedded_source: str = ""  # what turned it off, for the "no database configured" error
+    #: Variables of templated migrations ([tool.sqlmig.vars], then SQLMIG_VAR_*); their
+    #: values may be secrets: never in a repr, masked in every message.
+    variables: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # Where connecting reports what it does (the target, each failed attempt
     # while waiting): the CLI prints these on stderr; the library never prints.
     notify: Callable[[Notice], None] | None = field(default=None, compare=False, repr=False)
@@ -249,4 +258,35 @@ def resolve(
         embedded_source="" if embedded else embedded_source,
         versions=str(versions),
         ledger=ledger,
+        variables=_variables(tool.get("vars", {}), env, pyproject),
     )
+
+
+def _variables(table: object, env: Mapping[str, str], pyproject: Path | None) -> dict[str, str]:
+    """``[tool.sqlmig.vars]`` (strings only), overridden by ``SQLMIG_VAR_<NAME>``."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{pyproject}: [tool.sqlmig.vars] must be a table of strings.")
+    found: dict[str, str] = {}
+    for name, value in table.items():
+        if not _VAR_NAME.match(name):
+            raise UsageError(
+                f"{pyproject}: [tool.sqlmig.vars] {name!r} is not a usable name "
+                "(letters, digits and _, not starting with a digit)."
+            )
+        if not isinstance(value, str):
+            # the value itself is never shown: it may be a secret
+            kind = _TOML_KINDS.get(type(value).__name__, "non-string value")
+            raise UsageError(
+                f"{pyproject}: [tool.sqlmig.vars] {name} must be a string, not {kind}; quote it."
+            )
+        found[name] = value
+    for key, value in env.items():
+        if key.startswith(VAR_PREFIX) and len(key) > len(VAR_PREFIX):
+            name = key[len(VAR_PREFIX) :].lower()
+            if not _VAR_NAME.match(name):
+                raise UsageError(
+                    f"{key}: {name!r} is not a usable template variable name "
+                    "(letters, digits and _, not starting with a digit)."
+                )
+            found[name] = value
+    return found

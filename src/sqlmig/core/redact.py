@@ -62,6 +62,22 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KV_PASSWORD.sub(lambda m: m["head"] + MASK, text)
 
 
+def mask_values(text: str, values: Iterable[str]) -> str:
+    """Mask each value (as written, inside an SQL literal, inside a JSON string) and nothing
+    else: safe on JSON text, which :func:`redact`'s structural masks could break."""
+    import json
+
+    spellings = {
+        spelling
+        for value in values
+        if len(value) >= MIN_SECRET
+        for spelling in (value, value.replace("'", "''"), json.dumps(value)[1:-1])
+    }
+    for value in sorted(spellings, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
 def _mask_urls(text: str) -> str:
     """``scheme://USERINFO@rest`` -> ``scheme://user:***@rest`` (or ``***@`` when unclear).
 

@@ -9,20 +9,20 @@ rendering is the caller's job. Progress goes to an optional sink.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, cast
 
 from sqlmig.core import connections
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import PlanRefused, UsageError
-from sqlmig.migrations import history, ledger, refusals, repeatable, run
+from sqlmig.migrations import history, ledger, refusals, repeatable, run, templates
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
 from sqlmig.migrations.history import HistoryRow
 from sqlmig.migrations.plan import Entry, Plan, RepeatableEntry, State, build_plan
 from sqlmig.migrations.refusals import Refusal
+from sqlmig.migrations.scaffold import new_script
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -66,6 +66,24 @@ def _plan(
     return build_plan(
         scripts, rows, target=target, repeatables=reps, repeatable_rows=repeatable.read(conn, loc)
     )
+
+
+def _rendered(
+    result: ApplyResult, variables: Mapping[str, str]
+) -> tuple[list[Script], list[RepeatableEntry]]:
+    """What apply runs: templated files rendered (every problem of every file at once)."""
+    reps: list[Script] = []
+    for e in result.repeatables:
+        assert e.repeatable is not None  # the plan runs only files that exist
+        reps.append(e.repeatable)
+    rendered = templates.render([*result.to_apply, *reps], variables)
+    scripts, rendered_reps = rendered[: len(result.to_apply)], rendered[len(result.to_apply) :]
+    # replace() keeps each file's class: a rendered repeatable is still a Repeatable.
+    entries = [
+        replace(e, repeatable=cast(repeatable.Repeatable, r))
+        for e, r in zip(result.repeatables, rendered_reps, strict=True)
+    ]
+    return scripts, entries
 
 
 def _load(settings: Settings) -> tuple[list[Script], list[repeatable.Repeatable]]:
@@ -137,9 +155,12 @@ def apply(
         if dry_run:
             plan = _plan(conn, settings.ledger, scripts, reps, target)
             refusals.refuse(conn, settings.ledger, plan, out_of_order)
-            return ApplyResult(
+            result = ApplyResult(
                 plan, plan.to_apply(), dry_run=True, repeatables=plan.repeatables_to_run()
             )
+            # a missing variable fails the dry run too; what it shows is the template text
+            _rendered(result, settings.variables)
+            return result
         with ledger.locked(
             conn, settings.ledger, lock_timeout_s, run.waiting(sink, lock_timeout_s)
         ):
@@ -150,8 +171,9 @@ def apply(
             result = ApplyResult(plan, plan.to_apply(), repeatables=plan.repeatables_to_run())
             if not result.to_apply and not result.repeatables:
                 return result
-            steps = run.apply_steps(conn, settings.ledger, result.to_apply)
-            steps += run.repeatable_steps(settings.ledger, result.repeatables)
+            scripts_to_run, repeatables_to_run = _rendered(result, settings.variables)
+            steps = run.apply_steps(conn, settings.ledger, scripts_to_run)
+            steps += run.repeatable_steps(settings.ledger, repeatables_to_run)
             prepared = run.prepare(steps)  # every file, repeatables too, before any runs
             ledger.ensure(conn, settings.ledger)
             if result.repeatables:
@@ -184,6 +206,7 @@ def rollback(
         to_run = _undo(conn, settings.ledger, scripts, to_version, steps)
         if not to_run:
             return []
+        to_run = templates.render(to_run, settings.variables, part="down")
         undo_steps = run.rollback_steps(conn, settings.ledger, to_run)
         prepared = run.prepare(undo_steps)
         history.ensure(conn, settings.ledger)  # a ledger from before history: the table comes now
@@ -197,7 +220,8 @@ def rollback_plan(
     scripts = load_scripts(settings.directory)
     with connections.connect(settings) as conn:
         to_run = _undo(conn, settings.ledger, scripts, to_version, steps)
-    run.prepare_files([s.down for s in to_run if s.down is not None])
+    rendered = templates.render(to_run, settings.variables, part="down")
+    run.prepare_files([s.down for s in rendered if s.down is not None])
     return to_run
 
 
@@ -334,75 +358,3 @@ def repair(
                         detail=actions[-1][1],
                     )
     return actions
-
-
-def new_script(
-    settings: Settings,
-    name: str,
-    *,
-    down: bool = False,
-    timestamp: bool | None = None,
-    repeatable: bool = False,
-) -> list[Path]:
-    """Scaffold the next file (and its down file), or with ``repeatable`` an ``R-<name>.sql``.
-
-    Sequential versions continue the folder's numbering (its width and its
-    separator, ``-`` or ``_``); ``timestamp`` (or ``[tool.sqlmig] versions =
-    "timestamp"``) uses the UTC time, e.g. 20240101120000, so branches do not clash.
-    """
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    if not slug:
-        raise UsageError(f"{name!r} has no letters or digits to name a file with.")
-    directory = settings.directory
-    directory.mkdir(parents=True, exist_ok=True)
-    scripts = load_scripts(directory)
-    if repeatable:
-        return [_new_repeatable(directory, scripts, name, slug, down)]
-    last = max((s.version for s in scripts), default=0)
-    separator = (
-        "_" if scripts and scripts[-1].filename[len(_digits(scripts[-1])) :][:1] == "_" else "-"
-    )
-    if separator == "_":
-        slug = slug.replace("-", "_")
-    if timestamp if timestamp is not None else settings.versions == "timestamp":
-        from datetime import UTC, datetime
-
-        version = max(int(datetime.now(UTC).strftime("%Y%m%d%H%M%S")), last + 1)
-        stem = f"{version}{separator}{slug}"
-    else:
-        width = max((len(_digits(s)) for s in scripts), default=4)
-        stem = f"{last + 1:0{width}d}{separator}{slug}"
-    up = directory / f"{stem}.sql"
-    up.write_text(
-        f"-- {name}\n"
-        "-- Runs in one transaction with its ledger row. For CREATE INDEX CONCURRENTLY\n"
-        "-- and the like, make the first line: -- sqlmig: no-transaction\n\n"
-    )
-    created = [up]
-    if down:
-        created.append(directory / f"{stem}.down.sql")
-        created[-1].write_text(f"-- undo {name}\n\n")
-    return created
-
-
-def _new_repeatable(
-    directory: Path, scripts: list[Script], name: str, slug: str, down: bool
-) -> Path:
-    if down:
-        raise UsageError("a repeatable migration has no down file; drop --down.")
-    taken = {r.name.lower() for r in repeatable.load(directory, scripts)}
-    if slug in taken:
-        raise UsageError(f"a repeatable named {slug!r} exists already; edit that file.")
-    path = directory / f"R-{slug}.sql"
-    path.write_text(
-        f"-- {name} (repeatable)\n"
-        "-- Runs after the versioned migrations whenever this file changes, in one\n"
-        "-- transaction with its row. Write it to run again: CREATE OR REPLACE VIEW /\n"
-        "-- FUNCTION, GRANT ...; never rolled back.\n\n"
-    )
-    return path
-
-
-def _digits(script: Script) -> str:
-    """The version as written in the file name (with its leading zeros)."""
-    return re.match(r"\d+", script.filename)[0]  # type: ignore[index]  # the name matched

@@ -40,10 +40,10 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from sqlmig.core.config import PINNED_SETTINGS, LedgerLocation
+from sqlmig.core.config import LedgerLocation
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import copy, failures, ledger
+from sqlmig.migrations import copy, failures, ledger, templates
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
@@ -88,31 +88,23 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     """Check every file up front and split it into statements; refuse what cannot run right."""
     prepared, problems = [], []
     for file in files:
+        file = file.for_server()  # a template's rendering; the file's own text otherwise
         ready, problem = _with_copy(file) if copy.has_copy(file.body) else (None, None)
         if ready is None and problem is None:
             statements = stmts.split(file.body)
-            problem = _problem(file, statements)
+            problem = stmts.problem(file.body, statements, transactional=file.transactional)
             ready = Prepared(file, statements)
         if problem is not None:
             offset, text = problem
-            line, column = stmts.line_column(file.body, offset)
-            problems.append(f"{display_path(file.path)}:{line}:{column}: {text}")
+            line, column = templates.location(file, offset)
+            problems.append(
+                f"{display_path(file.path)}:{line}:{column}: {templates.mask(file, text)}"
+            )
         if ready is not None:
             prepared.append(ready)
     if problems:
         raise ScriptError("\n".join(problems) + "\nNothing was applied.")
     return prepared
-
-
-_TX_ADVICE = (
-    " inside a migration: sqlmig already runs each file in its own transaction "
-    "together with its ledger row. Remove it, or put `-- sqlmig: no-transaction` "
-    "on the file's first line."
-)
-_PINNED_ADVICE = (
-    " changes a setting sqlmig pins for the whole run ({names}): its parser and the server "
-    "must read every file alike. Remove it (write E'...' strings for backslash escapes)."
-)
 
 
 def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
@@ -131,7 +123,9 @@ def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
         start, text = item
         piece = SqlFile(file.path, text, file.checksum, file.directives)
         statements = stmts.split(text)
-        problem = _problem(piece, statements, whole_file=False)
+        problem = stmts.problem(
+            piece.body, statements, transactional=piece.transactional, whole_file=False
+        )
         if problem is not None:
             return None, (start + problem[0], problem[1])
         blocks.extend(
@@ -140,42 +134,6 @@ def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
         )
     statements = [b for b in blocks if isinstance(b, stmts.Statement)]
     return Prepared(file, statements, blocks), None
-
-
-def _problem(
-    file: SqlFile,
-    statements: list[stmts.Statement] | None,
-    *,
-    whole_file: bool = True,
-) -> tuple[int, str] | None:
-    client = stmts.client_side(file.body, statements)
-    if client is not None:
-        return client
-    if statements is None:
-        lexical = stmts.lexical_error(file.body)
-        if lexical is not None:
-            offset, message = lexical
-            return offset, f"{message}: the file ends inside it; close it."
-        if file.transactional:
-            offset_tx = stmts.scanned_transaction_control(file.body)
-            if offset_tx is not None:
-                word = file.body[offset_tx:].split(None, 1)[0].upper()
-                return offset_tx, word + _TX_ADVICE
-        return None  # the server may know syntax the parser does not: it decides
-    if not statements and whole_file:
-        return 0, (
-            "the file has no statements (an untouched scaffold?); write the migration, "
-            "or delete the file."
-        )
-    if file.transactional and statements:
-        bad = stmts.transaction_control(statements)
-        if bad is not None:
-            return bad.offset, bad.text.split()[0].upper() + _TX_ADVICE
-    pinned = stmts.pinned_setting_change(file.body, statements)
-    if pinned is not None:
-        names = ", ".join(f"{k} = {v}" for k, v in PINNED_SETTINGS.items())
-        return pinned.offset, pinned.text.split()[0].upper() + _PINNED_ADVICE.format(names=names)
-    return None
 
 
 def run_file(
@@ -271,8 +229,8 @@ def _run_in_transaction(
     # The ledger takes the file's text from the message itself (current_query()),
     # so the text travels once and is what the server received; substr counts
     # characters, which match Python's only in a UTF-8 database.
-    text = None
-    if conn.info.parameter_status("server_encoding") == "UTF8":
+    text = None  # a template's rendering is never stored: its text goes as a literal
+    if conn.info.parameter_status("server_encoding") == "UTF8" and prepared.file.template is None:
         text = sql.Composed([_RECEIVED_HEAD, sql.Literal(len(body)), _CLOSE])
     message = (
         _PREFIX
@@ -379,7 +337,7 @@ def _finish(
         conn.execute(sql.SQL(SESSION_RESET) + change)
         return
     conn.execute(SESSION_RESET)
-    copy.run_change(conn, change, prepared.file.body)
+    copy.run_change(conn, change, prepared.file.stored)
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:

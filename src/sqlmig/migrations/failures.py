@@ -16,7 +16,7 @@ from psycopg import sql
 
 from sqlmig.core.errors import ConnectionLost, MigrationFailed
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import ledger
+from sqlmig.migrations import ledger, templates
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 
@@ -30,7 +30,7 @@ def lost_connection(file: SqlFile, pid: int, offset: int | None, verb: str) -> C
     """The connection broke while ``file`` ran; the runner asks the database what stuck."""
     where = display_path(file.path)
     if offset is not None and not file.transactional:
-        line, column = stmts.line_column(file.body, offset)
+        line, column = templates.location(file, offset)
         where += f":{line}:{column}"
     return ConnectionLost(
         f"{where}: the connection to the server was lost while {file.path.name} ran.",
@@ -53,7 +53,7 @@ def ledger_failure(
     """The ledger write of ``file`` failed: lock lost, a concurrent row, or anything else."""
     path = display_path(file.path)
     name = file.path.name
-    primary = exc.diag.message_primary or str(exc).strip()
+    primary = templates.mask(file, exc.diag.message_primary or str(exc).strip())
     if file.transactional:
         outcome = f"{name} was rolled back: nothing of it was applied."
     elif ran:
@@ -87,9 +87,13 @@ def ledger_failure(
         path=path,
         sqlstate=exc.sqlstate,
         server_message=primary,
-        detail=exc.diag.message_detail,
-        hint=exc.diag.message_hint,
+        detail=_masked(file, exc.diag.message_detail),
+        hint=_masked(file, exc.diag.message_hint),
     )
+
+
+def _masked(file: SqlFile, text: str | None) -> str | None:
+    return None if text is None else templates.mask(file, text)
 
 
 def invalid_indexes(conn: Connection[tuple[object, ...]], statement: stmts.Statement) -> str:
@@ -159,10 +163,10 @@ def failure(
     message: str | None = None,
 ) -> MigrationFailed:
     diag = error.diag
-    line, column = stmts.line_column(file.body, offset or 0)
+    line, column = templates.location(file, offset or 0)
     path = display_path(file.path)
     sqlstate = error.sqlstate
-    primary = message or diag.message_primary or str(error).strip()
+    primary = templates.mask(file, message or diag.message_primary or str(error).strip())
     where = f"{path}:{line}:{column}: " if offset is not None else f"{path}: "
     parts = [where + (f"ERROR {sqlstate}: " if sqlstate else "") + primary]
     for label, value in (
@@ -171,7 +175,7 @@ def failure(
         ("CONTEXT", diag.context),
     ):
         if value:
-            parts.append(f"  {label}: {value.strip()}")
+            parts.append(f"  {label}: {templates.mask(file, value.strip())}")
     if sqlstate == "25001":  # active_sql_transaction: e.g. CREATE INDEX CONCURRENTLY
         parts.append(
             "  sqlmig: this statement cannot run inside a transaction; put "
@@ -180,7 +184,7 @@ def failure(
     if extra:
         parts.append(extra)
     if offset is not None:
-        parts.append(stmts.excerpt(file.body, line, column))
+        parts.append(templates.excerpt(file, line, column))
     else:
         parts.append("  (the failing statement could not be located: re-running it did not fail)")
     again = "sqlmig apply" if verb == "apply" else "sqlmig rollback"
@@ -206,6 +210,6 @@ def failure(
         column=column if offset is not None else 0,
         sqlstate=sqlstate,
         server_message=primary,
-        detail=diag.message_detail,
-        hint=diag.message_hint,
+        detail=_masked(file, diag.message_detail),
+        hint=_masked(file, diag.message_hint),
     )

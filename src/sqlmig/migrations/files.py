@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlmig.core.errors import ScriptError
@@ -38,6 +38,7 @@ _DIRECTIVE = re.compile(r"^--\s*sqlmig:\s*(?P<words>.*?)\s*$")
 
 #: Directives a file may declare in its leading ``-- sqlmig: ...`` lines.
 KNOWN_DIRECTIVES = frozenset({"no-transaction", "requires"})
+KNOWN_DIRECTIVES |= {"template"}  # jinja2, rendered when it runs: migrations/templates
 _REQUIRES = re.compile(r"^requires\b\s*(?P<versions>.*)$", re.IGNORECASE)
 
 
@@ -62,15 +63,38 @@ class SqlFile:
     """One file's text as it is on disk (less a BOM), with its checksum and directives."""
 
     path: Path
-    body: str  # what runs and what the ledger stores: the file's own line endings
+    body: str  # the file's text, its own line endings (in the executor, a template's rendering)
     checksum: str
     directives: frozenset[str] = frozenset()
     #: ``-- sqlmig: requires 3, 5``: versions that must be applied before this one.
     requires: tuple[int, ...] = ()
 
+    # A templated file (``-- sqlmig: template``), see :mod:`sqlmig.migrations.templates`:
+    # ``rendered`` is what the server gets; the executor runs a copy whose ``body`` is
+    # that and whose ``template`` is the file's own text (what the ledger stores).
+    # ``secrets``: the variables' values, masked in whatever the file's run reports.
+    rendered: str | None = field(default=None, compare=False, repr=False)
+    template: str | None = field(default=None, compare=False, repr=False)
+    secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
     @property
     def transactional(self) -> bool:
         return "no-transaction" not in self.directives
+
+    @property
+    def templated(self) -> bool:
+        return "template" in self.directives
+
+    @property
+    def stored(self) -> str:
+        """The file's own text: what the ledger stores, never a rendering."""
+        return self.template if self.template is not None else self.body
+
+    def for_server(self) -> SqlFile:
+        """The file as it runs: its rendering as ``body`` (itself when not templated)."""
+        if self.rendered is None:
+            return self
+        return replace(self, body=self.rendered, rendered=None, template=self.body)
 
 
 @dataclass(frozen=True)

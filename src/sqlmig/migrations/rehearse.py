@@ -28,10 +28,9 @@ from sqlmig.core import connections
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import MigrationFailed
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import executor, ledger, locks, refusals, run, shadow
+from sqlmig.migrations import executor, ledger, locks, refusals, run, shadow, templates
 from sqlmig.migrations.files import Script, load_scripts
 from sqlmig.migrations.plan import State, build_plan
-from sqlmig.migrations.statements import line_column
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -120,6 +119,7 @@ def rehearse(
             pending = plan.to_apply()
             base = {e.version for e in plan.entries if e.state is State.APPLIED}
             lock_timeout = _setting(conn, "lock_timeout")
+    pending = templates.render(pending, settings.variables)
     executor.prepare([s.up for s in pending])  # bad files are refused before any work
     with shadow.throwaway(settings, shadow_dsn=shadow_dsn) as db:
         result = Rehearsal(db.where, [s for s in scripts if s.version in base])
@@ -166,7 +166,6 @@ def _rehearse_file(
         )
     existing = locks.snapshot(conn, loc)
     state = {"before": existing}
-    body = step.script.up.body
 
     def observe(statement: Statement, ms: int) -> None:
         before = state["before"]
@@ -178,11 +177,10 @@ def _rehearse_file(
                 replace(k, mode=kinds.pop(k.relation, None), source="autocommit") for k in found
             ]
             found += [locks.Lock(r, m, source="statement kind") for r, m in kinds.items()]
-        line, column = line_column(body, statement.offset + _leading(statement.text))
+        line, column = templates.location(ready.file, statement.offset + _leading(statement.text))
+        headline = templates.mask(ready.file, _headline(statement.text))
         report.statements.append(
-            locks.StatementReport(
-                line, column, _headline(statement.text), ms, before.lock_timeout, found
-            )
+            locks.StatementReport(line, column, headline, ms, before.lock_timeout, found)
         )
         state["before"] = after
 

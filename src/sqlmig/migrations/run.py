@@ -21,7 +21,7 @@ from psycopg import sql
 
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import ConnectionLost, SqlmigError
-from sqlmig.migrations import history, ledger, lost, repeatable
+from sqlmig.migrations import history, ledger, lost, repeatable, templates
 from sqlmig.migrations.copy import THEN
 from sqlmig.migrations.events import (
     Finished,
@@ -156,7 +156,7 @@ def run(
                 on_start=step.on_start,
                 on_failure=_noting(step.on_failure, partial),
                 verb=verb,
-                on_statement=_timed(sink, step.script) if statement_timing else None,
+                on_statement=_timed(sink, step.script, ready.file) if statement_timing else None,
             )
         except ConnectionLost as broken:
             if isinstance(step.script, Repeatable):
@@ -182,18 +182,21 @@ def waiting(sink: Sink | None, timeout_s: float) -> Callable[[], None] | None:
 def _notices_to(sink: Sink, current: list[Script]) -> Callable[[Diagnostic], None]:
     def handle(diag: Diagnostic) -> None:
         if current:
-            sink(ServerNotice(current[0], diag.severity or "NOTICE", diag.message_primary or ""))
+            text = templates.mask(current[0].up, diag.message_primary or "")
+            if current[0].down is not None:  # a rollback runs the down file
+                text = templates.mask(current[0].down, text)
+            sink(ServerNotice(current[0], diag.severity or "NOTICE", text))
 
     return handle
 
 
-def _timed(sink: Sink | None, script: Script) -> Callable[[Statement, int], None]:
-    from sqlmig.migrations.statements import line_column
+def _timed(sink: Sink | None, script: Script, file: SqlFile) -> Callable[[Statement, int], None]:
+    """``file``: as it runs (a template's rendering, whose values are masked here)."""
 
     def report(statement: Statement, ms: int) -> None:
         if sink:
-            line, _ = line_column(script.body, statement.offset)
-            sink(StatementRan(script, line, statement.text, ms))
+            line, _ = templates.location(file, statement.offset)
+            sink(StatementRan(script, line, templates.mask(file, statement.text), ms))
 
     return report
 

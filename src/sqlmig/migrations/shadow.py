@@ -28,7 +28,7 @@ from sqlmig.core import connections
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import redact, secrets_for
-from sqlmig.migrations import ledger, run
+from sqlmig.migrations import ledger, run, templates
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
 
@@ -88,7 +88,8 @@ def build(
         connections.connect(shadow_settings) as conn,
         ledger.locked(conn, shadow_settings.ledger, 0),
     ):
-        steps = run.apply_steps(conn, shadow_settings.ledger, scripts)
+        rendered = templates.render(scripts, settings.variables)
+        steps = run.apply_steps(conn, shadow_settings.ledger, rendered)
         prepared = run.prepare(steps)
         ledger.ensure(conn, shadow_settings.ledger)
         run.run(conn, shadow_settings, steps, prepared, sink=sink)

@@ -229,3 +229,54 @@ def excerpt(body: str, line: int, column: int, context: int = 2) -> str:
             pad = "".join(c if c == "\t" else " " for c in lines[number - 1][: column - 1])
             out.append(f"  {' ' * width} | {pad}^")
     return "\n".join(out)
+
+
+_TX_ADVICE = (
+    " inside a migration: sqlmig already runs each file in its own transaction "
+    "together with its ledger row. Remove it, or put `-- sqlmig: no-transaction` "
+    "on the file's first line."
+)
+_PINNED_ADVICE = (
+    " changes a setting sqlmig pins for the whole run ({names}): its parser and the server "
+    "must read every file alike. Remove it (write E'...' strings for backslash escapes)."
+)
+
+
+def problem(
+    body: str,
+    statements: list[Statement] | None,
+    *,
+    transactional: bool,
+    whole_file: bool = True,
+) -> tuple[int, str] | None:
+    """What is wrong with a file before it runs, as (offset, message), or None.
+
+    ``statements`` None: the parser could not split it (the server then decides)."""
+    client = client_side(body, statements)
+    if client is not None:
+        return client
+    if statements is None:
+        lexical = lexical_error(body)
+        if lexical is not None:
+            offset, message = lexical
+            return offset, f"{message}: the file ends inside it; close it."
+        if transactional:
+            offset_tx = scanned_transaction_control(body)
+            if offset_tx is not None:
+                word = body[offset_tx:].split(None, 1)[0].upper()
+                return offset_tx, word + _TX_ADVICE
+        return None  # the server may know syntax the parser does not: it decides
+    if not statements and whole_file:
+        return 0, (
+            "the file has no statements (an untouched scaffold?); write the migration, "
+            "or delete the file."
+        )
+    if transactional and statements:
+        bad = transaction_control(statements)
+        if bad is not None:
+            return bad.offset, bad.text.split()[0].upper() + _TX_ADVICE
+    pinned = pinned_setting_change(body, statements)
+    if pinned is not None:
+        names = ", ".join(f"{k} = {v}" for k, v in PINNED_SETTINGS.items())
+        return pinned.offset, pinned.text.split()[0].upper() + _PINNED_ADVICE.format(names=names)
+    return None
