@@ -486,3 +486,29 @@ def test_a_connection_lost_mid_file_says_how_to_find_out(dsn, mig_dir):
     assert "the connection to the server was lost while R-slow.sql ran" in str(errors[0])
     assert "`sqlmig status` shows whether it did" in str(errors[0])
     assert log(dsn) == [] and [r[3] for r in rep_rows(dsn)] == []
+
+
+def test_drift_and_check_build_the_repeatables_the_target_ran(dsn, sqlmig, mig_dir):
+    """The shadow database gets the repeatables too, so their views are not 'extra'."""
+    mig_dir.write("1-t.sql", "create table t (id int primary key, name text);\n")
+    mig_dir.write("R-views.sql", "create or replace view t_names as select name from t;\n")
+    assert sqlmig("apply").exit_code == 0
+    same = sqlmig("drift")
+    assert same.exit_code == 0, same.output
+    # A change made outside the migrations is still drift.
+    query(dsn, "create or replace view t_names as select name, id from t")
+    changed = sqlmig("drift")
+    assert changed.exit_code == 1 and "t_names" in changed.output, changed.output
+    query(dsn, "drop view t_names; create view t_names as select name from t")
+    # check rehearses a pending file against a shadow with the view: the view depends on
+    # the column, so dropping it fails there as it would on the target.
+    mig_dir.write("2-drop.sql", "alter table t drop column name;\n")
+    rehearsed = sqlmig("check")
+    assert rehearsed.exit_code == 1, rehearsed.output
+    assert "2-drop.sql" in rehearsed.output and "depend" in rehearsed.output
+    # A repeatable the target has not run is not in the shadow: drift reports the gap.
+    mig_dir.write("R-more.sql", "create or replace view t_ids as select id from t;\n")
+    (mig_dir.path / "2-drop.sql").unlink()
+    assert sqlmig("drift").exit_code == 0
+    all_files = sqlmig("drift", "--all")
+    assert all_files.exit_code == 1 and "t_ids" in all_files.output, all_files.output

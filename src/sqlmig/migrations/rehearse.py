@@ -3,7 +3,7 @@ run them, and report what each statement locked. The target is only read.
 
     target (read only): files + ledger ─▶ plan (refused as apply refuses) ─▶ pending files,
         the target session's lock_timeout                         (--all: every file)
-    shadow.throwaway ─▶ shadow.build(the applied versions)        (--all: nothing)
+    shadow.throwaway ─▶ shadow.build(the applied versions, the repeatables run) (--all: nothing)
     per pending file, with apply's executor (run_file, a ledger row in the shadow):
         transactional:  BEGIN; one statement per round trip; after each, inside the
                         transaction, locks.snapshot ─▶ locks.compare; COMMIT
@@ -109,6 +109,7 @@ def rehearse(
     """
     scripts = load_scripts(settings.directory)
     lock_timeout: str | None = None
+    ran: set[str] = set()  # the repeatables the target has run: the shadow gets them too
     if all_files:
         base: set[int] = set()
         pending = scripts
@@ -119,12 +120,13 @@ def rehearse(
             pending = plan.to_apply()
             base = {e.version for e in plan.entries if e.state is State.APPLIED}
             lock_timeout = _setting(conn, "lock_timeout")
+        ran = shadow.applied_repeatables(settings)
     pending = templates.render(pending, settings.variables)
     executor.prepare([s.up for s in pending])  # bad files are refused before any work
     with shadow.throwaway(settings, shadow_dsn=shadow_dsn) as db:
         result = Rehearsal(db.where, [s for s in scripts if s.version in base])
         try:
-            shadow.build(settings, db, base)
+            shadow.build(settings, db, base, ran)
         except MigrationFailed as failed:
             result.failure, result.failed_in = failed, "build"
             return result

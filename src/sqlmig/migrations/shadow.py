@@ -4,14 +4,15 @@ with, and where ``check`` rehearses pending files. The target is only read.
     where:   --shadow-dsn (any server) ─▶ else the target's server, when the role may
              CREATE DATABASE ─▶ else the project's embedded server
     build:   exactly the versions the target's ledger shows applied (or every file),
-             applied with the same run loop as ``apply`` (a ledger, the lock, one
-             transaction per file)
+             then the repeatables the target has run (or every one), applied with the
+             same run loop as ``apply`` (a ledger, the lock, one transaction per file)
     always:  DROP DATABASE ... WITH (FORCE) afterwards, also after an error or Ctrl-C
 
 Usage::
 
     with shadow.throwaway(settings) as db:
-        shadow.build(settings, db, shadow.applied_versions(settings))
+        shadow.build(settings, db, shadow.applied_versions(settings),
+                     shadow.applied_repeatables(settings))
         ... connect to db.dsn ...
 """
 
@@ -28,9 +29,10 @@ from sqlmig.core import connections
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import redact, secrets_for
-from sqlmig.migrations import ledger, run, templates
+from sqlmig.migrations import ledger, repeatable, run, templates
 from sqlmig.migrations.events import Sink
 from sqlmig.migrations.files import Script, load_scripts
+from sqlmig.migrations.plan import RepeatableEntry, State
 
 PREFIX = "sqlmig_shadow_"
 
@@ -61,20 +63,32 @@ def applied_versions(settings: Settings) -> set[int]:
         return {row.version for row in ledger.read(conn, settings.ledger) if row.success}
 
 
+def applied_repeatables(settings: Settings) -> set[str]:
+    """The repeatables the target has run to a commit at least once (read only)."""
+    with connections.connect(settings) as conn:
+        return {r.name for r in repeatable.read(conn, settings.ledger) if r.checksum is not None}
+
+
 def build(
     settings: Settings,
     db: Shadow,
     versions: Collection[int] | None = None,
+    repeatable_names: Collection[str] = (),
     *,
     sink: Sink | None = None,
 ) -> list[Script]:
-    """Apply the files of ``versions`` (None: every file) to ``db``, in version order.
+    """Apply the files of ``versions`` (None: every file) to ``db``, in version order,
+    then the repeatables named (with ``versions`` None: every one), in name order.
+
+    Repeatables run as their files are now, like the versioned files.
 
     Raises what ``apply`` raises (MigrationFailed with file:line:col) when a file
     fails there; ScriptError when an applied version has no file any more.
     """
     scripts = load_scripts(settings.directory)
+    reps = repeatable.load(settings.directory, scripts)
     if versions is not None:
+        reps = [r for r in reps if r.name in set(repeatable_names)]
         missing = sorted(set(versions) - {s.version for s in scripts})
         if missing:
             raise UsageError(
@@ -88,10 +102,21 @@ def build(
         connections.connect(shadow_settings) as conn,
         ledger.locked(conn, shadow_settings.ledger, 0),
     ):
-        rendered = templates.render(scripts, settings.variables)
-        steps = run.apply_steps(conn, shadow_settings.ledger, rendered)
+        loc = shadow_settings.ledger
+        rendered = templates.render([*scripts, *reps], settings.variables)
+        steps = run.apply_steps(conn, loc, rendered[: len(scripts)])
+        steps += run.repeatable_steps(
+            loc,
+            [
+                RepeatableEntry(r.name, State.PENDING, r, None)
+                for r in rendered[len(scripts) :]
+                if isinstance(r, repeatable.Repeatable)
+            ],
+        )
         prepared = run.prepare(steps)
-        ledger.ensure(conn, shadow_settings.ledger)
+        ledger.ensure(conn, loc)
+        if reps:
+            repeatable.ensure(conn, loc)
         run.run(conn, shadow_settings, steps, prepared, sink=sink)
     return scripts
 

@@ -70,12 +70,13 @@ def drift(
     if against:
         settings = replace(settings, dsn=against, dsn_source="--against")
     versions = None if all_files else shadow.applied_versions(settings)
+    names = () if all_files else shadow.applied_repeatables(settings)
     with ThreadPoolExecutor(1) as pool, shadow.throwaway(settings, shadow_dsn=shadow_dsn) as db:
         # The target is read while the shadow is built: it is off the critical path.
         live = pool.submit(_read, settings, grants)
         _quick_commits(db)
         built_at = time.perf_counter()
-        scripts = shadow.build(settings, db, versions)
+        scripts = shadow.build(settings, db, versions, names)
         build_s = time.perf_counter() - built_at
         read_at = time.perf_counter()
         quiet = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
