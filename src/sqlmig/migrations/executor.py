@@ -43,7 +43,7 @@ from psycopg.pq import TransactionStatus
 from sqlmig.core.config import PINNED_SETTINGS
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import copy, failures, ledger
+from sqlmig.migrations import copy, datafile, failures, ledger
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
@@ -76,19 +76,25 @@ class Prepared:
     """A file, and its statements (None when the parser cannot read it).
 
     ``blocks``: a file with ``COPY ... FROM stdin``, in order: its statements
-    and its COPY blocks (None for every other file).
+    and its COPY blocks (None for every other file). ``layout``: a large file's
+    (see :mod:`sqlmig.migrations.datafile`); ``file`` is then its skeleton.
     """
 
     file: SqlFile
     statements: list[stmts.Statement] | None
     blocks: list[copy.Block] | None = None
+    layout: datafile.Layout | None = None
 
 
 def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     """Check every file up front and split it into statements; refuse what cannot run right."""
     prepared, problems = [], []
     for file in files:
-        ready, problem = _with_copy(file) if copy.has_copy(file.body) else (None, None)
+        ready, problem = None, None
+        if file.large:
+            ready, problem, file = _large(file)
+        elif copy.has_copy(file.body):
+            ready, problem = _with_copy(file)
         if ready is None and problem is None:
             statements = stmts.split(file.body)
             problem = _problem(file, statements)
@@ -115,12 +121,30 @@ _PINNED_ADVICE = (
 )
 
 
-def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
-    """A file with COPY blocks: each SQL piece split and checked alone, the blocks kept in order."""
+def _large(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None, SqlFile]:
+    """A large file, scanned from disk; with COPY blocks, prepared on its skeleton."""
     try:
-        found = copy.blocks(file.body)
-    except copy.CopyProblem as bad:
-        return None, (bad.offset, bad.message)
+        layout = datafile.scan(file)
+    except datafile.ScanProblem as bad:
+        return None, (bad.offset, bad.message), SqlFile(file.path, bad.text, file.checksum)
+    skeleton = SqlFile(file.path, layout.skeleton, file.checksum, file.directives, file.requires)
+    if layout.found is None:
+        return None, None, skeleton  # no COPY: the skeleton is the whole text, as any file
+    ready, problem = _with_copy(skeleton, layout.found)
+    if ready is not None:
+        ready = Prepared(skeleton, ready.statements, ready.blocks, layout)
+    return ready, problem, skeleton
+
+
+def _with_copy(
+    file: SqlFile, found: list[copy.CopyBlock | tuple[int, str]] | None = None
+) -> tuple[Prepared | None, tuple[int, str] | None]:
+    """A file with COPY blocks: each SQL piece split and checked alone, the blocks kept in order."""
+    if found is None:
+        try:
+            found = copy.blocks(file.body)
+        except copy.CopyProblem as bad:
+            return None, (bad.offset, bad.message)
     if found is None:
         return None, None  # "copy" and "stdin" in it, but no COPY block: as any file
     blocks: list[copy.Block] = []
@@ -187,6 +211,7 @@ def run_file(
     on_failure: Callable[[int, bool], None] | None = None,
     verb: str = "apply",
     on_statement: Callable[[stmts.Statement, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     """Run one file with its ledger change ``finish``; return the wall time in ms.
 
@@ -197,11 +222,11 @@ def run_file(
     implicit transaction). ``verb`` names the command, for what to do next.
     ``on_statement(statement, ms)`` (verbose runs) times every statement: a
     transactional file then runs in the same single transaction, but one
-    statement per round trip.
+    statement per round trip. ``on_rows(n)``: the file's COPY rows so far, as they stream.
     """
     started = time.perf_counter()
     if prepared.file.transactional and (on_statement is not None or prepared.blocks is not None):
-        _run_statementwise(conn, prepared, finish, verb, on_statement)
+        _run_statementwise(conn, prepared, finish, verb, on_statement, on_rows)
         return _ms(started)
     if prepared.file.transactional:
         _run_in_transaction(conn, prepared, finish, verb)
@@ -215,10 +240,11 @@ def run_file(
             raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
     whole = prepared.statements is None and prepared.blocks is None
     cur = conn.cursor()
+    rows = _Rows(prepared, on_rows)
     for statement in _items(prepared):
         began = time.perf_counter()
         try:
-            copy.execute(cur, prepared.file.body, statement)
+            rows.execute(cur, statement)
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(prepared.file, pid, statement.offset, verb) from exc
@@ -226,10 +252,10 @@ def run_file(
                 conn.execute("ROLLBACK")  # the file's own BEGIN block, now aborted
             if on_failure:
                 on_failure(_ms(started), not whole)
-            offset = _offset(prepared.file.body, statement, exc)
+            view, offset = _offset(prepared, statement, exc)
             extra = failures.invalid_indexes(conn, copy.as_statement(statement))
             raise failures.failure(
-                prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
+                view, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
         if on_statement is not None:
             on_statement(copy.as_statement(statement), _ms(began))
@@ -318,6 +344,7 @@ def _run_statementwise(
     finish: Finish,
     verb: str,
     on_statement: Callable[[stmts.Statement, int], None] | None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> None:
     """A transactional file one statement (or COPY block) per round trip, still one
     transaction: for verbose runs, and for files with COPY blocks (whose rows are
@@ -326,17 +353,18 @@ def _run_statementwise(
     pid = conn.info.backend_pid
     started = time.perf_counter()
     cur = conn.cursor()
+    rows = _Rows(prepared, on_rows)
     conn.execute("BEGIN")
     try:
         for statement in _items(prepared):
             began = time.perf_counter()
             try:
-                copy.execute(cur, file.body, statement)
+                rows.execute(cur, statement)
             except psycopg.Error as exc:
                 if conn.broken:
                     raise failures.lost_connection(file, pid, None, verb) from exc
-                offset = _offset(file.body, statement, exc)
-                raise failures.failure(file, exc, offset, rolled_back=True, verb=verb) from exc
+                view, offset = _offset(prepared, statement, exc)
+                raise failures.failure(view, exc, offset, rolled_back=True, verb=verb) from exc
             if on_statement is not None:
                 on_statement(copy.as_statement(statement), _ms(began))
         try:
@@ -365,6 +393,10 @@ def _finish(
 ) -> None:
     """The session reset and the ledger change. A large data file's text goes as a bound
     parameter: quoting it into a literal costs more than loading its rows."""
+    if prepared.layout is not None:  # a few lines of SQL and markers: one message
+        stored = datafile.stored_text(prepared.file, prepared.layout)
+        conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(ms), sql.Literal(stored)))
+        return
     change = finish(sql.Literal(ms), _TEXT if prepared.blocks is not None else None)
     if prepared.blocks is None or not any(part is _TEXT for part in change):
         conn.execute(sql.SQL(SESSION_RESET) + change)
@@ -379,12 +411,39 @@ def _items(prepared: Prepared) -> list[copy.Block]:
     return list(prepared.statements or [stmts.Statement(0, prepared.file.body)])
 
 
-def _offset(body: str, item: copy.Block, exc: psycopg.Error) -> int:
-    """Where in the file the server's error points: a row of a COPY block, or a position."""
+def _offset(prepared: Prepared, item: copy.Block, exc: psycopg.Error) -> tuple[SqlFile, int]:
+    """Where in the file the server's error points: a row of a COPY block, or a position.
+
+    Lines are counted only now, on failure (a large file's rows are read back for it)."""
+    file = prepared.file
+    if isinstance(item, copy.CopyBlock) and prepared.layout is not None:
+        return datafile.failing_row(file, prepared.layout, item, exc.diag.context)
     if isinstance(item, copy.CopyBlock):
-        row = copy.row_offset(body, item, exc.diag.context)
-        return row if row is not None else item.offset
-    return item.offset + failures.position(exc)
+        row = copy.row_offset(file.body, item, exc.diag.context)
+        return file, row if row is not None else item.offset
+    return file, item.offset + failures.position(exc)
+
+
+class _Rows:
+    """Runs a file's pieces, counting its COPY rows for ``on_rows`` as they stream."""
+
+    def __init__(self, prepared: Prepared, on_rows: Callable[[int], None] | None) -> None:
+        self.prepared, self.on_rows, self.done = prepared, on_rows, 0
+
+    def execute(self, cur: psycopg.Cursor[tuple[object, ...]], item: copy.Block) -> None:
+        if not isinstance(item, copy.CopyBlock):
+            cur.execute(item.text, prepare=False)
+            return
+        done, report = self.done, self.on_rows
+        sent = None if report is None else (lambda lines: report(done + lines))
+        layout = self.prepared.layout
+        if layout is not None:
+            loaded = datafile.stream(cur, self.prepared.file, layout, item, sent)
+        else:
+            loaded = copy.stream(cur, self.prepared.file.body, item, sent)
+        self.done += loaded
+        if report is not None:
+            report(self.done)
 
 
 def _ms(started: float) -> int:

@@ -32,7 +32,7 @@ from psycopg import sql
 from sqlmig.core.backoff import Backoff
 from sqlmig.core.config import LEDGER_SCHEMA, LEDGER_TABLE
 from sqlmig.core.errors import LockNotAcquired, UsageError
-from sqlmig.migrations import history
+from sqlmig.migrations import datafile, history
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -278,7 +278,7 @@ def insert_query(
             _COMMA,
             sql.Literal(script.checksum),
             _COMMA,
-            text if text is not None else sql.Literal(script.body),
+            text if text is not None else sql.Literal(datafile.stored_text(script.up)),
             _COMMA,
             execution_ms,
             _COMMA,

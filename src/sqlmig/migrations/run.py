@@ -24,6 +24,7 @@ from sqlmig.core.errors import ConnectionLost, SqlmigError
 from sqlmig.migrations import history, ledger, lost
 from sqlmig.migrations.copy import THEN
 from sqlmig.migrations.events import (
+    CopyRows,
     Finished,
     ServerNotice,
     Sink,
@@ -123,6 +124,7 @@ def run(
         if sink:
             sink(Started(step.script, index, total))
         partial: list[bool] = []
+        rows: list[int] = []
         began = time.perf_counter()
         try:
             ms = executor.run_file(
@@ -132,7 +134,10 @@ def run(
                 on_start=step.on_start,
                 on_failure=_noting(step.on_failure, partial),
                 verb=verb,
-                on_statement=_timed(sink, step.script) if statement_timing else None,
+                on_statement=_timed(sink, step.script, ready.file.body)
+                if statement_timing
+                else None,
+                on_rows=_rows_to(sink, step.script, rows),
             )
         except ConnectionLost as broken:
             raise lost.explain(settings, step.script, broken) from broken
@@ -141,7 +146,7 @@ def run(
             raise
         done.append((step.script, ms))
         if sink:
-            sink(Finished(step.script, index, total, ms))
+            sink(Finished(step.script, index, total, ms, rows[-1] if rows else None))
     return done
 
 
@@ -160,12 +165,24 @@ def _notices_to(sink: Sink, current: list[Script]) -> Callable[[Diagnostic], Non
     return handle
 
 
-def _timed(sink: Sink | None, script: Script) -> Callable[[Statement, int], None]:
+def _rows_to(sink: Sink | None, script: Script, rows: list[int]) -> Callable[[int], None]:
+    """COPY rows as they stream: kept for the Finished event, and told to the sink."""
+
+    def report(count: int) -> None:
+        rows[:] = [count]
+        if sink:
+            sink(CopyRows(script, count))
+
+    return report
+
+
+def _timed(sink: Sink | None, script: Script, body: str) -> Callable[[Statement, int], None]:
+    """``body``: the prepared file's text (a large file's skeleton: the same lines)."""
     from sqlmig.migrations.statements import line_column
 
     def report(statement: Statement, ms: int) -> None:
         if sink:
-            line, _ = line_column(script.body, statement.offset)
+            line, _ = line_column(body, statement.offset)
             sink(StatementRan(script, line, statement.text, ms))
 
     return report
