@@ -13,7 +13,8 @@ that already holds the schema:
 * SQLMIG: ``sqlmig apply`` of the same file (its own process, start-up included)
 
 It prints each run, the medians, the ratio of the medians (goal <= 1.10), each
-client's peak RSS (ru_maxrss from wait4, per child) and checks that both
+client's peak RSS (ru_maxrss from wait4, per child) and CPU time (the client's
+own work, which a busy machine cannot inflate the way it does wall time), and checks that both
 databases hold the same rows (count and a hash of every table's rows). Two sizes
 show whether sqlmig's memory stays flat as the file grows.
 """
@@ -147,8 +148,8 @@ def contents(dsn: str) -> dict[str, tuple[int, int]]:
     return found
 
 
-def measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of one child process."""
+def measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """(wall seconds, peak RSS in KiB, user+system CPU seconds) of one child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -160,7 +161,7 @@ def measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{err.decode(errors='replace')[-3000:]}")
-    return wall, int(usage.ru_maxrss)
+    return wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 def one_size(cluster: Cluster, work: Path, megabytes: int, runs: int) -> dict[str, Any]:
@@ -174,7 +175,7 @@ def one_size(cluster: Cluster, work: Path, megabytes: int, runs: int) -> dict[st
     counts = write_data(data, megabytes)
     size = data.stat().st_size
     print(f"data file: {size / 1e6:.1f} MB, rows {counts}")
-    samples: dict[str, list[tuple[float, int]]] = {"psql": [], "sqlmig": []}
+    samples: dict[str, list[tuple[float, int, float]]] = {"psql": [], "sqlmig": []}
     for run in range(runs):
         for who in ("psql", "sqlmig") if run % 2 == 0 else ("sqlmig", "psql"):
             dsn = cluster.fresh_db(f"b_{who}")
@@ -188,8 +189,9 @@ def one_size(cluster: Cluster, work: Path, megabytes: int, runs: int) -> dict[st
                                capture_output=True)  # fmt: skip
                 cmd = [*base, str(data_dir), "apply"]
             samples[who].append(measured(cmd, env))
-            wall, rss = samples[who][-1]
-            print(f"  run {run + 1} {who:6}: {wall:6.2f} s, peak RSS {rss / 1024:4.0f} MiB")
+            wall, rss, cpu = samples[who][-1]
+            print(f"  run {run + 1} {who:6}: {wall:6.2f} s, peak RSS {rss / 1024:4.0f} MiB, "
+                  f"client CPU {cpu:5.2f} s (load {os.getloadavg()[0]:.1f})")  # fmt: skip
     mine, theirs = contents(cluster.dsn("b_sqlmig")), contents(cluster.dsn("b_psql"))
     p = statistics.median(s[0] for s in samples["psql"])
     m = statistics.median(s[0] for s in samples["sqlmig"])
@@ -201,6 +203,8 @@ def one_size(cluster: Cluster, work: Path, megabytes: int, runs: int) -> dict[st
         "psql_median_s": round(p, 2),
         "sqlmig_median_s": round(m, 2),
         "ratio": round(m / p, 3),
+        "psql_cpu_s": round(statistics.median(s[2] for s in samples["psql"]), 2),
+        "sqlmig_cpu_s": round(statistics.median(s[2] for s in samples["sqlmig"]), 2),
         "psql_rss_mib": round(max(s[1] for s in samples["psql"]) / 1024),
         "sqlmig_rss_mib": round(max(s[1] for s in samples["sqlmig"]) / 1024),
         "same_rows": mine == theirs and [c for c, _ in mine.values()] == list(counts.values()),

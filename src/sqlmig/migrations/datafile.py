@@ -186,18 +186,17 @@ def stream(
     the scan fails before commit."""
     digest = hashlib.sha256()
     rows = layout.rows[block.offset]
-    lines = 0
+    size = rows.end - rows.start
     with open(file.path, "rb") as handle, cur.copy(block.text) as out:
         status = os.fstat(handle.fileno())
         handle.seek(rows.start)
-        left = rows.end - rows.start
+        left = size
         while left > 0 and (chunk := handle.read(min(copy.CHUNK, left))):
             left -= len(chunk)
             out.write(chunk)
             digest.update(chunk)
-            if on_rows is not None:
-                lines += chunk.count(b"\n")
-                on_rows(lines)
+            if on_rows is not None:  # by bytes sent: the scan counted the lines already
+                on_rows(rows.lines * (size - left) // size)
         if left or (status.st_size, status.st_mtime_ns) != layout.stamp:
             raise MigrationFailed(
                 f"{display_path(file.path)}: the file changed while it ran; it was rolled back. "
