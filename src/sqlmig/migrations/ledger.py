@@ -1,4 +1,4 @@
-"""The ``schema_migrations`` table: what ran, when, by whom, and its exact text.
+"""The ``schema_migrations`` table: what ran, when, by whom, and its text (see datafile).
 
 All ledger SQL lives here. Reads for ``status``/``apply`` fetch one row per
 migration in a single query and leave the (large) script text in the database;
@@ -173,7 +173,7 @@ def ensure(conn: Connection[tuple[object, ...]]) -> None:
                     accepted_by       text
                 );
                 COMMENT ON TABLE {table} IS
-                    'sqlmig ledger: one row per applied migration, with the exact text that ran';
+                    'sqlmig ledger: one row per applied migration, with the text that ran';
                 """
             ).format(table=_QUALIFIED)
         )
