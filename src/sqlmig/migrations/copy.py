@@ -24,7 +24,7 @@ from psycopg import sql
 from sqlmig.migrations import statements as stmts
 
 if TYPE_CHECKING:
-    from psycopg import Connection, Cursor
+    from psycopg import Cursor
 
 #: Characters sent per write: large enough for few calls, small enough to stay flat.
 CHUNK = 1 << 20
@@ -209,14 +209,6 @@ def statement_end(body: str, start: int) -> int | None:
     return None
 
 
-def execute(cur: Cursor[tuple[object, ...]], body: str, item: Block) -> None:
-    """Run one piece of a file: a statement, or a COPY block with its rows."""
-    if isinstance(item, CopyBlock):
-        stream(cur, body, item)
-    else:
-        cur.execute(item.text, prepare=False)
-
-
 def as_statement(item: Block) -> stmts.Statement:
     """What a progress line shows for ``item``: the statement (for a block, its COPY)."""
     return item if isinstance(item, stmts.Statement) else stmts.Statement(item.offset, item.text)
@@ -262,27 +254,5 @@ def row_offset(body: str, block: CopyBlock, context: str | None) -> int | None:
     return at
 
 
-#: Stands for the file's text in a ledger change; NUL is never in a file (files.py refuses it).
-TEXT = sql.SQL("\x00sqlmig-text\x00")
 #: Between the statements of one ledger change (the ledger row, then its history row).
 THEN = sql.SQL(";\n")
-
-
-def run_change(conn: Connection[tuple[object, ...]], change: sql.Composed, body: str) -> None:
-    """Execute a ledger change with the file's text bound where :data:`TEXT` stands.
-
-    A bound parameter means the extended protocol, one statement per message, so
-    the change is split at :data:`THEN`."""
-    groups: list[list[sql.Composable]] = [[]]
-    for part in change:
-        if part is THEN:
-            groups.append([])
-        else:
-            groups[-1].append(part)
-    for group in filter(None, groups):
-        statement = sql.Composed(group)
-        if not any(part is TEXT for part in group):
-            conn.execute(statement, prepare=False)
-            continue
-        query = statement.as_string(conn).replace("%", "%%").replace(TEXT.as_string(), "%s")
-        conn.execute(query.encode(), (body,), prepare=False)

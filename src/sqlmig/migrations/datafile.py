@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from psycopg import Cursor
 
 _BOM = b"\xef\xbb\xbf"
+#: Bytes per COPY write: psycopg's largest single message (128 KiB), so it sends each
+#: read as it is instead of slicing (copying) a larger one.
+_SEND = 128 << 10
 #: The ledger's stand-in for a block's rows (see :func:`marker`).
 MARKER_PREFIX = "-- sqlmig: COPY data not stored in the ledger:"
 
@@ -123,6 +126,17 @@ def scan(file: SqlFile) -> Layout:
     return Layout("".join(parts), found or None, rows, stamp)
 
 
+def skeleton(file: SqlFile) -> tuple[SqlFile, Layout | None, tuple[int, str] | None]:
+    """The file the executor prepares for a large ``file``: its skeleton, and the layout
+    when it has COPY blocks (else the skeleton is its whole text); or a problem."""
+    try:
+        layout = scan(file)
+    except ScanProblem as bad:
+        return SqlFile(file.path, bad.text, file.checksum), None, (bad.offset, bad.message)
+    text = SqlFile(file.path, layout.skeleton, file.checksum, file.directives, file.requires)
+    return text, layout if layout.found is not None else None, None
+
+
 def _decode(raw: bytes, parts: list[str], piece: list[str]) -> str:
     try:
         return raw.decode("utf-8")
@@ -191,7 +205,7 @@ def stream(
         status = os.fstat(handle.fileno())
         handle.seek(rows.start)
         left = size
-        while left > 0 and (chunk := handle.read(min(copy.CHUNK, left))):
+        while left > 0 and (chunk := handle.read(min(_SEND, left))):
             left -= len(chunk)
             out.write(chunk)
             digest.update(chunk)
@@ -244,11 +258,39 @@ def stored_text(file: SqlFile, layout: Layout | None = None) -> str:
     return "".join(out)
 
 
+class Runner:
+    """Runs a file's pieces (eager or large), counting its COPY rows for ``on_rows``."""
+
+    def __init__(
+        self, file: SqlFile, layout: Layout | None, on_rows: Callable[[int], None] | None
+    ) -> None:
+        self.file, self.layout, self.on_rows, self.done = file, layout, on_rows, 0
+
+    def execute(self, cur: Cursor[tuple[object, ...]], item: copy.Block) -> None:
+        if not isinstance(item, copy.CopyBlock):
+            cur.execute(item.text, prepare=False)
+            return
+        done, report = self.done, self.on_rows
+        sent = None if report is None else (lambda lines: report(done + lines))
+        if self.layout is not None:
+            loaded = stream(cur, self.file, self.layout, item, sent)
+        else:
+            loaded = copy.stream(cur, self.file.body, item, sent)
+        self.done += loaded
+        if report is not None:
+            report(self.done)
+
+
 def failing_row(
-    file: SqlFile, layout: Layout, block: copy.CopyBlock, context: str | None
+    file: SqlFile, layout: Layout | None, block: copy.CopyBlock, context: str | None
 ) -> tuple[SqlFile, int]:
-    """For a server error in a block's rows: a view of the skeleton with the rows around
-    the failing one read back from disk (for the excerpt), and the row's offset in it."""
+    """For a server error in a block's rows: the file to report on and the row's offset.
+
+    Lines are counted only now, on failure. For a large file: a view of the skeleton
+    with the rows around the failing one read back from disk (for the excerpt)."""
+    if layout is None:
+        row_at = copy.row_offset(file.body, block, context)
+        return file, row_at if row_at is not None else block.offset
     row = copy.row_number(context)
     if row is None or row > max(layout.rows[block.offset].lines, 1):
         return file, block.offset

@@ -91,8 +91,10 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     prepared, problems = [], []
     for file in files:
         ready, problem = None, None
-        if file.large:
-            ready, problem, file = _large(file)
+        if file.large:  # scanned from disk; prepared on its skeleton (see datafile)
+            file, layout, problem = datafile.skeleton(file)
+            if layout is not None:
+                ready, problem = _with_copy(file, layout)
         elif copy.has_copy(file.body):
             ready, problem = _with_copy(file)
         if ready is None and problem is None:
@@ -121,25 +123,11 @@ _PINNED_ADVICE = (
 )
 
 
-def _large(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None, SqlFile]:
-    """A large file, scanned from disk; with COPY blocks, prepared on its skeleton."""
-    try:
-        layout = datafile.scan(file)
-    except datafile.ScanProblem as bad:
-        return None, (bad.offset, bad.message), SqlFile(file.path, bad.text, file.checksum)
-    skeleton = SqlFile(file.path, layout.skeleton, file.checksum, file.directives, file.requires)
-    if layout.found is None:
-        return None, None, skeleton  # no COPY: the skeleton is the whole text, as any file
-    ready, problem = _with_copy(skeleton, layout.found)
-    if ready is not None:
-        ready = Prepared(skeleton, ready.statements, ready.blocks, layout)
-    return ready, problem, skeleton
-
-
 def _with_copy(
-    file: SqlFile, found: list[copy.CopyBlock | tuple[int, str]] | None = None
+    file: SqlFile, layout: datafile.Layout | None = None
 ) -> tuple[Prepared | None, tuple[int, str] | None]:
     """A file with COPY blocks: each SQL piece split and checked alone, the blocks kept in order."""
+    found = layout.found if layout is not None else None
     if found is None:
         try:
             found = copy.blocks(file.body)
@@ -163,7 +151,7 @@ def _with_copy(
             for s in (statements if statements is not None else [stmts.Statement(0, text)])
         )
     statements = [b for b in blocks if isinstance(b, stmts.Statement)]
-    return Prepared(file, statements, blocks), None
+    return Prepared(file, statements, blocks, layout), None
 
 
 def _problem(
@@ -240,7 +228,7 @@ def run_file(
             raise failures.ledger_failure(conn, prepared.file, exc, verb, ran=False) from exc
     whole = prepared.statements is None and prepared.blocks is None
     cur = conn.cursor()
-    rows = _Rows(prepared, on_rows)
+    rows = datafile.Runner(prepared.file, prepared.layout, on_rows)
     for statement in _items(prepared):
         began = time.perf_counter()
         try:
@@ -353,7 +341,7 @@ def _run_statementwise(
     pid = conn.info.backend_pid
     started = time.perf_counter()
     cur = conn.cursor()
-    rows = _Rows(prepared, on_rows)
+    rows = datafile.Runner(file, prepared.layout, on_rows)
     conn.execute("BEGIN")
     try:
         for statement in _items(prepared):
@@ -384,25 +372,13 @@ def _run_statementwise(
             conn.execute("ROLLBACK")
 
 
-#: Where a ledger change takes the file's text; found, it travels as a parameter.
-_TEXT = copy.TEXT
-
-
 def _finish(
     conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish, ms: int
 ) -> None:
-    """The session reset and the ledger change. A large data file's text goes as a bound
-    parameter: quoting it into a literal costs more than loading its rows."""
-    if prepared.layout is not None:  # a few lines of SQL and markers: one message
-        stored = datafile.stored_text(prepared.file, prepared.layout)
-        conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(ms), sql.Literal(stored)))
-        return
-    change = finish(sql.Literal(ms), _TEXT if prepared.blocks is not None else None)
-    if prepared.blocks is None or not any(part is _TEXT for part in change):
-        conn.execute(sql.SQL(SESSION_RESET) + change)
-        return
-    conn.execute(SESSION_RESET)
-    copy.run_change(conn, change, prepared.file.body)
+    """The session reset and the ledger change, with the text the ledger keeps (for a
+    large data file, its SQL and one marker line per COPY block: a few lines)."""
+    text = sql.Literal(datafile.stored_text(prepared.file, prepared.layout))
+    conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(ms), text))
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:
@@ -412,38 +388,10 @@ def _items(prepared: Prepared) -> list[copy.Block]:
 
 
 def _offset(prepared: Prepared, item: copy.Block, exc: psycopg.Error) -> tuple[SqlFile, int]:
-    """Where in the file the server's error points: a row of a COPY block, or a position.
-
-    Lines are counted only now, on failure (a large file's rows are read back for it)."""
-    file = prepared.file
-    if isinstance(item, copy.CopyBlock) and prepared.layout is not None:
-        return datafile.failing_row(file, prepared.layout, item, exc.diag.context)
+    """Where in the file the server's error points: a row of a COPY block, or a position."""
     if isinstance(item, copy.CopyBlock):
-        row = copy.row_offset(file.body, item, exc.diag.context)
-        return file, row if row is not None else item.offset
-    return file, item.offset + failures.position(exc)
-
-
-class _Rows:
-    """Runs a file's pieces, counting its COPY rows for ``on_rows`` as they stream."""
-
-    def __init__(self, prepared: Prepared, on_rows: Callable[[int], None] | None) -> None:
-        self.prepared, self.on_rows, self.done = prepared, on_rows, 0
-
-    def execute(self, cur: psycopg.Cursor[tuple[object, ...]], item: copy.Block) -> None:
-        if not isinstance(item, copy.CopyBlock):
-            cur.execute(item.text, prepare=False)
-            return
-        done, report = self.done, self.on_rows
-        sent = None if report is None else (lambda lines: report(done + lines))
-        layout = self.prepared.layout
-        if layout is not None:
-            loaded = datafile.stream(cur, self.prepared.file, layout, item, sent)
-        else:
-            loaded = copy.stream(cur, self.prepared.file.body, item, sent)
-        self.done += loaded
-        if report is not None:
-            report(self.done)
+        return datafile.failing_row(prepared.file, prepared.layout, item, exc.diag.context)
+    return prepared.file, item.offset + failures.position(exc)
 
 
 def _ms(started: float) -> int:
