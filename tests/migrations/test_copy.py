@@ -427,3 +427,18 @@ def test_progress_line_shows_copy_rows_on_a_terminal(tmp_path: Path, capsys) -> 
     plain(Finished(script, 1, 1, 5))
     out = capsys.readouterr().out
     assert "rows" not in out  # not a terminal: no redraws; a file without COPY: no count
+
+
+def test_verbose_run_of_a_large_file_names_each_block_by_its_line(
+    mig_dir: MigDir, sqlmig, dsn: str
+) -> None:  # type: ignore[no-untyped-def]
+    data = _large_pagila()
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-data.sql", data)
+    result = sqlmig("-v", "apply")
+    assert result.exit_code == 0, result.output
+    line = data[: data.index("COPY public.film_actor")].count("\n") + 1
+    assert re.search(rf"  2-data\.sql:{line} +\d+ ms  COPY public\.film_actor", result.output)
+    setval = data[: data.index("SELECT pg_catalog.setval('public.film")].count("\n") + 1
+    assert re.search(rf"  2-data\.sql:{setval} +\d+ ms  SELECT pg_catalog\.setval", result.output)
+    assert query(dsn, "select count(*) from public.film_actor") == [(70_000,)]
