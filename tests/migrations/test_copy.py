@@ -7,6 +7,8 @@ and ``psql -f`` load it into two databases, which must then hold the same rows.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import subprocess
 import uuid
@@ -17,6 +19,9 @@ import pytest
 from psycopg import sql
 from support.db import query
 from support.folders import MigDir
+
+from sqlmig.migrations.datafile import MARKER_PREFIX
+from sqlmig.migrations.files import LARGE_FILE_BYTES, checksum, load_scripts
 
 _PSQL = next(
     (
@@ -250,3 +255,190 @@ def test_ledger_row_of_a_copy_file_named_with_percent(mig_dir: MigDir, sqlmig, d
     assert query(dsn, "select name, script, success from public.schema_migrations") == [
         ("100%-loaded", text, True)
     ]
+
+
+# --- Large data files (over files.LARGE_FILE_BYTES): streamed from disk, never held. ---
+
+
+def _large_pagila(films: int = 70_000) -> str:
+    """A pagila-style file comfortably over LARGE_FILE_BYTES (its film rows span chunks)."""
+    data = pagila_data(actors=200, films=films)
+    assert len(data.encode()) > LARGE_FILE_BYTES
+    return data
+
+
+def _marked(text: str) -> str:
+    """The ledger's form of a data file, built here independently: each block's rows
+    (the bytes after its COPY line up to its ``\\.`` line) become one marker line."""
+    out, rest = [], text
+    pattern = re.compile(r"^COPY [^\n]*FROM stdin;\n", re.MULTILINE)
+    while (match := pattern.search(rest)) is not None:
+        end = rest.index("\n\\.\n", match.end()) + 1
+        rows = rest[match.end() : end].encode()
+        digest, count = hashlib.sha256(rows).hexdigest(), rows.count(b"\n")
+        out.append(rest[: match.end()])
+        out.append(f"{MARKER_PREFIX} {count} lines, {len(rows)} bytes, sha256 {digest}\n")
+        rest = rest[end:]
+    return "".join(out) + rest
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"select 1;\n" * 600_000, id="lf"),
+        # A CR as the last byte of the first 1 MiB read, its LF the first of the next.
+        pytest.param(
+            b"-- " + b"x" * (2**20 - 4) + b"\r\n" + b"select 1;\r\n" * 500_000 + b"\r", id="crlf"
+        ),
+        pytest.param("\ufeffselect 'zoë';\n".encode() * 400_000, id="bom"),
+        pytest.param(b"select 1;\r" * 600_000, id="cr"),
+    ],
+)
+def test_large_file_checksum_is_the_eager_checksum(tmp_path: Path, raw: bytes) -> None:
+    (tmp_path / "1-big.sql").write_bytes(raw)
+    [script] = load_scripts(tmp_path)
+    assert script.up.large and script.up.text is None  # no copy of the text is kept
+    text = raw.decode("utf-8").removeprefix("\ufeff")
+    assert script.checksum == checksum(text)  # existing ledgers see no modification
+    assert script.up.body == text  # read again, whole, only when asked
+
+
+def test_large_data_file_streams_and_the_ledger_keeps_markers(
+    dsn: str, mig_dir: MigDir, sqlmig, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    data = _large_pagila()
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-pagila-data.sql", data)
+    result = sqlmig("apply")
+    assert result.exit_code == 0, result.output
+    # The final line counts the rows COPY loaded (200 actors, then films and film_actor).
+    assert re.search(r"applied 2-pagila-data\.sql +\d+ ms  140,200 rows", result.output)
+    mine = _contents(dsn)
+    assert [row[0] for row in mine[:3]] == [200, 70_000, 70_000]
+    if _PSQL is not None:  # the same rows as psql loads
+        other = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+        other_dsn = psycopg.conninfo.make_conninfo(dsn, dbname=other)
+        try:
+            with psycopg.connect(other_dsn, autocommit=True) as conn:
+                conn.execute(SCHEMA)
+            subprocess.run(
+                [_PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", other_dsn, "-f",
+                 str(mig_dir.path / "2-pagila-data.sql")],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            assert _contents(other_dsn) == mine
+        finally:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
+    [(stored, stored_sum)] = query(
+        dsn, "select script, checksum from public.schema_migrations where version = 2"
+    )
+    assert stored_sum == checksum(data)  # the checksum still covers every byte
+    assert stored == _marked(data)
+    assert stored.count(MARKER_PREFIX) == 3 and "FILM 17\t" not in stored
+    assert len(stored) < 2000
+    # verify agrees with the ledger: the file is unchanged.
+    assert sqlmig("verify").exit_code == 0
+
+
+def test_no_transaction_large_data_file_keeps_markers(mig_dir: MigDir, sqlmig, dsn: str) -> None:  # type: ignore[no-untyped-def]
+    data = "-- sqlmig: no-transaction\n" + _large_pagila()
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-data.sql", data)
+    result = sqlmig("apply")
+    assert result.exit_code == 0, result.output
+    assert query(dsn, "select script, success from public.schema_migrations where version = 2") == [
+        (_marked(data), True)
+    ]
+
+
+def test_modified_large_data_file_is_refused_with_its_markers_diff(mig_dir: MigDir, sqlmig) -> None:  # type: ignore[no-untyped-def]
+    data = _large_pagila()
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-data.sql", data)
+    assert sqlmig("apply").exit_code == 0
+    edited = data.replace("\tFILM 60000\t", "\tFILM 60000 (edited)\t")
+    mig_dir.write("2-data.sql", edited)
+    result = sqlmig("verify")
+    assert result.exit_code == 1
+    assert "modified" in result.output + result.stderr
+    out = result.output + result.stderr
+    old_film, new_film = (
+        next(line for line in _marked(text).split("\n") if "70000 lines" in line)
+        for text in (data, edited)
+    )
+    assert f"-{old_film}" in out and f"+{new_film}" in out  # the film block's rows differ
+    assert "FILM 60000" not in out  # the rows themselves are not in the ledger
+    refused = sqlmig("apply")
+    assert refused.exit_code != 0 and "changed since it was applied" in refused.stderr
+
+
+def test_malformed_row_far_into_a_large_file_names_its_line(
+    mig_dir: MigDir, sqlmig, dsn: str
+) -> None:  # type: ignore[no-untyped-def]
+    lines = _large_pagila().split("\n")
+    bad = next(n for n, line in enumerate(lines) if line.startswith("65000\tFILM 65000\t"))
+    lines[bad] = "65000\tFILM 65000\toops\tnot-a-number\t{}"
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-data.sql", "\n".join(lines))
+    result = sqlmig("apply")
+    assert result.exit_code == 1
+    assert f"2-data.sql:{bad + 1}:1: ERROR 22P02" in result.stderr
+    assert "CONTEXT: COPY film, line 65000" in result.stderr
+    # The excerpt shows the rows around it, read back from the file.
+    assert f"> {bad + 1} | 65000\tFILM 65000\toops" in result.stderr
+    assert f"  {bad} | 64999\tFILM 64999\t" in result.stderr
+    assert "2-data.sql was rolled back: nothing of it was applied" in result.stderr
+    assert query(dsn, "select count(*) from public.actor") == [(0,)]
+    assert query(dsn, "select version from public.schema_migrations") == [(1,)]
+
+
+def test_large_file_without_its_end_is_refused_by_line(mig_dir: MigDir, sqlmig) -> None:  # type: ignore[no-untyped-def]
+    data = _large_pagila()
+    cut = data.rindex("COPY public.film_actor")
+    mig_dir.write("1-data.sql", data[:cut] + "COPY public.film_actor FROM stdin;\n1\t1\n")
+    result = sqlmig("apply")
+    assert result.exit_code == 2
+    line = data[:cut].count("\n") + 1
+    assert f"1-data.sql:{line}:1: COPY ... FROM stdin without its end" in result.stderr
+
+
+def test_progress_line_shows_copy_rows_on_a_terminal(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from sqlmig.cli.render import ProgressLines
+    from sqlmig.migrations.events import CopyRows, Finished, Started
+
+    (tmp_path / "1-a.sql").write_text("select 1;\n")
+    [script] = load_scripts(tmp_path)
+    lines = ProgressLines()
+    lines.tty = True
+    lines(Started(script, 1, 2))
+    lines(CopyRows(script, 1_234_567))
+    lines(CopyRows(script, 1_234_568))  # within the redraw interval: not drawn
+    lines(Finished(script, 1, 2, 5, rows=2_000_000))
+    out = capsys.readouterr().out
+    assert "1-a.sql  1,234,567 rows" in out and "1,234,568" not in out
+    assert re.search(r"applied 1-a\.sql +5 ms  2,000,000 rows", out)
+    plain = ProgressLines()
+    plain.tty = False
+    plain(Started(script, 1, 1))
+    plain(CopyRows(script, 10))
+    plain(Finished(script, 1, 1, 5))
+    out = capsys.readouterr().out
+    assert "rows" not in out  # not a terminal: no redraws; a file without COPY: no count
+
+
+def test_verbose_run_of_a_large_file_names_each_block_by_its_line(
+    mig_dir: MigDir, sqlmig, dsn: str
+) -> None:  # type: ignore[no-untyped-def]
+    data = _large_pagila()
+    mig_dir.write("1-schema.sql", SCHEMA)
+    mig_dir.write("2-data.sql", data)
+    result = sqlmig("-v", "apply")
+    assert result.exit_code == 0, result.output
+    line = data[: data.index("COPY public.film_actor")].count("\n") + 1
+    assert re.search(rf"  2-data\.sql:{line} +\d+ ms  COPY public\.film_actor", result.output)
+    setval = data[: data.index("SELECT pg_catalog.setval('public.film")].count("\n") + 1
+    assert re.search(rf"  2-data\.sql:{setval} +\d+ ms  SELECT pg_catalog\.setval", result.output)
+    assert query(dsn, "select count(*) from public.film_actor") == [(70_000,)]

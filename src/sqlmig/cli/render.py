@@ -6,6 +6,7 @@ Only click is imported at module level (``sqlmig --help`` stays fast).
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -25,14 +26,20 @@ class ProgressLines:
     adds each statement's line and time and the server's notices.
     """
 
+    #: Seconds between redraws of the bar's COPY row count.
+    ROWS_EVERY = 0.2
+
     def __init__(self, verb: str = "applied", verbosity: int = 0) -> None:
         self.out = sys.stdout
         self.tty = self.out.isatty() and verbosity == 0
         self.verb = verb
         self.verbosity = verbosity
+        self._at = (0, 1)  # the running file's index and the total, for the bar
+        self._drawn = 0.0
 
     def __call__(self, event: Event) -> None:
         from sqlmig.migrations.events import (
+            CopyRows,
             Finished,
             ServerNotice,
             Started,
@@ -55,8 +62,16 @@ class ProgressLines:
         elif isinstance(event, ServerNotice):
             if self.verbosity > 0:
                 self._line(f"  {event.script.filename}: {event.severity}: {event.message}")
+        elif isinstance(event, CopyRows):
+            now = time.monotonic()
+            if self.tty and now - self._drawn >= self.ROWS_EVERY:
+                self._drawn = now
+                label = f"{event.script.filename}  {event.rows:,} rows"
+                self._bar(self._at[0] - 1, self._at[1], label)
         elif isinstance(event, Finished):
             line = f"{self.verb} {event.script.filename:<40} {event.execution_ms:>7} ms"
+            if event.rows is not None:
+                line += f"  {event.rows:,} rows"
             if self.tty:
                 click.echo("\r\x1b[K" + line)
                 if event.index < event.total:
@@ -64,6 +79,7 @@ class ProgressLines:
             else:
                 self._line(line)
         elif isinstance(event, Started) and self.tty:
+            self._at = (event.index, event.total)
             self._bar(event.index - 1, event.total, event.script.filename)
 
     def _line(self, line: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from psycopg import sql
 from sqlmig.migrations import statements as stmts
 
 if TYPE_CHECKING:
-    from psycopg import Connection, Cursor
+    from psycopg import Cursor
 
 #: Characters sent per write: large enough for few calls, small enough to stay flat.
 CHUNK = 1 << 20
@@ -100,16 +101,47 @@ def blocks(body: str) -> list[CopyBlock | tuple[int, str]] | None:
 
 def _copy_at(body: str, pos: int, start: int) -> CopyBlock | None:
     """The COPY FROM stdin block starting at ``start``, or None when it is not one."""
+    found = statement_at(body, pos, start)
+    if found is None:
+        return None
+    text, data_start = found
+    end = _end_of_data(body, data_start)
+    if end is None:
+        raise CopyProblem(start, MISSING_END)
+    return CopyBlock(start, text, data_start, end)
+
+
+MISSING_END = (
+    "COPY ... FROM stdin without its end: its rows must end with a line holding only "
+    "\\. (as pg_dump writes it). Add that line after the last row."
+)
+
+
+def is_candidate(line: str) -> bool:
+    """Could a COPY statement start on this line (a cheap look before the lexer's)?"""
+    return _CANDIDATE.match(line) is not None
+
+
+def starts_statement(body: str, pos: int, start: int) -> bool:
+    """Is ``start`` where a statement begins? The lexer reads the SQL from ``pos`` to it."""
     from pglast import parser
 
-    # Is `start` where a statement begins? The lexer reads the text before it.
     try:
         tokens = [t for t in parser.scan(body[pos:start]) if t.name not in _COMMENTS]
     except parser.ParseError:
-        return None  # inside a quote or comment
-    if tokens and tokens[-1].name != "ASCII_59":
-        return None  # inside a statement
-    semicolon = _statement_end(body, start)
+        return False  # inside a quote or comment
+    return not tokens or tokens[-1].name == "ASCII_59"  # else inside a statement
+
+
+def statement_at(body: str, pos: int, start: int) -> tuple[str, int] | None:
+    """A ``COPY ... FROM stdin`` statement at ``start`` (SQL since ``pos`` before it):
+    its text and where its rows start; None when it is not one. ``body`` must reach
+    past the statement's line; the rows are not read."""
+    from pglast import parser
+
+    if not starts_statement(body, pos, start):
+        return None
+    semicolon = statement_end(body, start)
     if semicolon is None:
         return None
     text = body[start:semicolon]
@@ -129,15 +161,7 @@ def _copy_at(body: str, pos: int, start: int) -> CopyBlock | None:
             "text after COPY ... FROM stdin; on its line: its rows start on the next line "
             "(as under psql). Move the text to a line of its own after the rows' \\. line.",
         )
-    data_start = min(len(body), line_end + 1)
-    end = _end_of_data(body, data_start)
-    if end is None:
-        raise CopyProblem(
-            start,
-            "COPY ... FROM stdin without its end: its rows must end with a line holding only "
-            "\\. (as pg_dump writes it). Add that line after the last row.",
-        )
-    return CopyBlock(start, text, data_start, end)
+    return text, min(len(body), line_end + 1)
 
 
 def _end_of_data(body: str, start: int) -> int | None:
@@ -163,7 +187,7 @@ def _ends_line(body: str, at: int) -> bool:
     )
 
 
-def _statement_end(body: str, start: int) -> int | None:
+def statement_end(body: str, start: int) -> int | None:
     """Offset of the semicolon ending the statement at ``start`` (lexed a line at a time)."""
     from pglast import parser
 
@@ -185,34 +209,44 @@ def _statement_end(body: str, start: int) -> int | None:
     return None
 
 
-def execute(cur: Cursor[tuple[object, ...]], body: str, item: Block) -> None:
-    """Run one piece of a file: a statement, or a COPY block with its rows."""
-    if isinstance(item, CopyBlock):
-        stream(cur, body, item)
-    else:
-        cur.execute(item.text, prepare=False)
-
-
 def as_statement(item: Block) -> stmts.Statement:
     """What a progress line shows for ``item``: the statement (for a block, its COPY)."""
     return item if isinstance(item, stmts.Statement) else stmts.Statement(item.offset, item.text)
 
 
-def stream(cur: Cursor[tuple[object, ...]], body: str, block: CopyBlock) -> int:
-    """Send ``block``'s rows through COPY, a chunk at a time; the number of rows loaded."""
+def stream(
+    cur: Cursor[tuple[object, ...]],
+    body: str,
+    block: CopyBlock,
+    on_rows: Callable[[int], None] | None = None,
+) -> int:
+    """Send ``block``'s rows through COPY, a chunk at a time; the number of rows loaded.
+
+    ``on_rows(lines)`` after each chunk: the lines sent so far (a progress figure)."""
+    lines = 0
     with cur.copy(block.text) as copy:
         for at in range(block.data_start, block.data_end, CHUNK):
-            copy.write(body[at : min(at + CHUNK, block.data_end)])
+            chunk = body[at : min(at + CHUNK, block.data_end)]
+            copy.write(chunk)
+            if on_rows is not None:
+                lines += chunk.count("\n")
+                on_rows(lines)
     return max(cur.rowcount, 0)
+
+
+def row_number(context: str | None) -> int | None:
+    """The line of a COPY's rows the server names in its CONTEXT ("COPY t, line N")."""
+    match = _CONTEXT_LINE.search(context or "")
+    return int(match.group(1)) if match else None
 
 
 def row_offset(body: str, block: CopyBlock, context: str | None) -> int | None:
     """Where the row the server names ("COPY t, line N") starts in the file, or None."""
-    match = _CONTEXT_LINE.search(context or "")
-    if match is None:
+    row = row_number(context)
+    if row is None:
         return None
     at = block.data_start
-    for _ in range(int(match.group(1)) - 1):
+    for _ in range(row - 1):
         newline = body.find("\n", at, block.data_end)
         if newline < 0:
             return None
@@ -220,27 +254,5 @@ def row_offset(body: str, block: CopyBlock, context: str | None) -> int | None:
     return at
 
 
-#: Stands for the file's text in a ledger change; NUL is never in a file (files.py refuses it).
-TEXT = sql.SQL("\x00sqlmig-text\x00")
 #: Between the statements of one ledger change (the ledger row, then its history row).
 THEN = sql.SQL(";\n")
-
-
-def run_change(conn: Connection[tuple[object, ...]], change: sql.Composed, body: str) -> None:
-    """Execute a ledger change with the file's text bound where :data:`TEXT` stands.
-
-    A bound parameter means the extended protocol, one statement per message, so
-    the change is split at :data:`THEN`."""
-    groups: list[list[sql.Composable]] = [[]]
-    for part in change:
-        if part is THEN:
-            groups.append([])
-        else:
-            groups[-1].append(part)
-    for group in filter(None, groups):
-        statement = sql.Composed(group)
-        if not any(part is TEXT for part in group):
-            conn.execute(statement, prepare=False)
-            continue
-        query = statement.as_string(conn).replace("%", "%%").replace(TEXT.as_string(), "%s")
-        conn.execute(query.encode(), (body,), prepare=False)

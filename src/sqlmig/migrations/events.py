@@ -27,6 +27,16 @@ class Finished:
     index: int
     total: int
     execution_ms: int
+    #: Rows loaded by the file's ``COPY ... FROM stdin`` blocks (None: it has none).
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class CopyRows:
+    """A file's COPY rows so far, after each chunk sent (and each block's final count)."""
+
+    script: Script
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -55,5 +65,5 @@ class ServerNotice:
     message: str
 
 
-Event = Started | Finished | WaitingForLock | StatementRan | ServerNotice
+Event = Started | Finished | WaitingForLock | StatementRan | ServerNotice | CopyRows
 Sink = Callable[[Event], None]

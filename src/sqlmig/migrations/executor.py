@@ -43,7 +43,7 @@ from psycopg.pq import TransactionStatus
 from sqlmig.core.config import LedgerLocation
 from sqlmig.core.errors import MigrationFailed, ScriptError
 from sqlmig.core.paths import display_path
-from sqlmig.migrations import copy, failures, ledger, templates
+from sqlmig.migrations import copy, datafile, failures, ledger, templates
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import SqlFile
 from sqlmig.migrations.ledger import ELAPSED_MS
@@ -76,12 +76,14 @@ class Prepared:
     """A file, and its statements (None when the parser cannot read it).
 
     ``blocks``: a file with ``COPY ... FROM stdin``, in order: its statements
-    and its COPY blocks (None for every other file).
+    and its COPY blocks (None for every other file). ``layout``: a large file's
+    (see :mod:`sqlmig.migrations.datafile`); ``file`` is then its skeleton.
     """
 
     file: SqlFile
     statements: list[stmts.Statement] | None
     blocks: list[copy.Block] | None = None
+    layout: datafile.Layout | None = None
 
 
 def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
@@ -89,7 +91,13 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     prepared, problems = [], []
     for file in files:
         file = file.for_server()  # a template's rendering; the file's own text otherwise
-        ready, problem = _with_copy(file) if copy.has_copy(file.body) else (None, None)
+        ready, problem = None, None
+        if file.large:  # scanned from disk; prepared on its skeleton (see datafile)
+            file, layout, problem = datafile.skeleton(file)
+            if layout is not None:
+                ready, problem = _with_copy(file, layout)
+        elif copy.has_copy(file.body):
+            ready, problem = _with_copy(file)
         if ready is None and problem is None:
             statements = stmts.split(file.body)
             problem = stmts.problem(file.body, statements, transactional=file.transactional)
@@ -107,12 +115,16 @@ def prepare(files: Sequence[SqlFile]) -> list[Prepared]:
     return prepared
 
 
-def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
+def _with_copy(
+    file: SqlFile, layout: datafile.Layout | None = None
+) -> tuple[Prepared | None, tuple[int, str] | None]:
     """A file with COPY blocks: each SQL piece split and checked alone, the blocks kept in order."""
-    try:
-        found = copy.blocks(file.body)
-    except copy.CopyProblem as bad:
-        return None, (bad.offset, bad.message)
+    found = layout.found if layout is not None else None
+    if found is None:
+        try:
+            found = copy.blocks(file.body)
+        except copy.CopyProblem as bad:
+            return None, (bad.offset, bad.message)
     if found is None:
         return None, None  # "copy" and "stdin" in it, but no COPY block: as any file
     blocks: list[copy.Block] = []
@@ -133,7 +145,7 @@ def _with_copy(file: SqlFile) -> tuple[Prepared | None, tuple[int, str] | None]:
             for s in (statements if statements is not None else [stmts.Statement(0, text)])
         )
     statements = [b for b in blocks if isinstance(b, stmts.Statement)]
-    return Prepared(file, statements, blocks), None
+    return Prepared(file, statements, blocks, layout), None
 
 
 def run_file(
@@ -146,6 +158,7 @@ def run_file(
     on_failure: Callable[[int, bool], None] | None = None,
     verb: str = "apply",
     on_statement: Callable[[stmts.Statement, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     """Run one file with its ledger change ``finish`` (to the ledger at ``loc``); return
     the wall time in ms.
@@ -157,11 +170,11 @@ def run_file(
     implicit transaction). ``verb`` names the command, for what to do next.
     ``on_statement(statement, ms)`` (verbose runs) times every statement: a
     transactional file then runs in the same single transaction, but one
-    statement per round trip.
+    statement per round trip. ``on_rows(n)``: the file's COPY rows so far, as they stream.
     """
     started = time.perf_counter()
     if prepared.file.transactional and (on_statement is not None or prepared.blocks is not None):
-        _run_statementwise(conn, prepared, finish, loc, verb, on_statement)
+        _run_statementwise(conn, prepared, finish, loc, verb, on_statement, on_rows)
         return _ms(started)
     if prepared.file.transactional:
         _run_in_transaction(conn, prepared, finish, loc, verb)
@@ -175,10 +188,11 @@ def run_file(
             raise failures.ledger_failure(conn, loc, prepared.file, exc, verb, ran=False) from exc
     whole = prepared.statements is None and prepared.blocks is None
     cur = conn.cursor()
+    rows = datafile.Runner(prepared.file, prepared.layout, on_rows)
     for statement in _items(prepared):
         began = time.perf_counter()
         try:
-            copy.execute(cur, prepared.file.body, statement)
+            rows.execute(cur, statement)
         except psycopg.Error as exc:
             if conn.broken:
                 raise failures.lost_connection(prepared.file, pid, statement.offset, verb) from exc
@@ -186,10 +200,10 @@ def run_file(
                 conn.execute("ROLLBACK")  # the file's own BEGIN block, now aborted
             if on_failure:
                 on_failure(_ms(started), not whole)
-            offset = _offset(prepared.file.body, statement, exc)
+            view, offset = _offset(prepared, statement, exc)
             extra = failures.invalid_indexes(conn, copy.as_statement(statement))
             raise failures.failure(
-                prepared.file, exc, offset, rolled_back=whole, verb=verb, extra=extra
+                view, exc, offset, rolled_back=whole, verb=verb, extra=extra
             ) from exc
         if on_statement is not None:
             on_statement(copy.as_statement(statement), _ms(began))
@@ -285,6 +299,7 @@ def _run_statementwise(
     loc: LedgerLocation,
     verb: str,
     on_statement: Callable[[stmts.Statement, int], None] | None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> None:
     """A transactional file one statement (or COPY block) per round trip, still one
     transaction: for verbose runs, and for files with COPY blocks (whose rows are
@@ -293,17 +308,18 @@ def _run_statementwise(
     pid = conn.info.backend_pid
     started = time.perf_counter()
     cur = conn.cursor()
+    rows = datafile.Runner(file, prepared.layout, on_rows)
     conn.execute("BEGIN")
     try:
         for statement in _items(prepared):
             began = time.perf_counter()
             try:
-                copy.execute(cur, file.body, statement)
+                rows.execute(cur, statement)
             except psycopg.Error as exc:
                 if conn.broken:
                     raise failures.lost_connection(file, pid, None, verb) from exc
-                offset = _offset(file.body, statement, exc)
-                raise failures.failure(file, exc, offset, rolled_back=True, verb=verb) from exc
+                view, offset = _offset(prepared, statement, exc)
+                raise failures.failure(view, exc, offset, rolled_back=True, verb=verb) from exc
             if on_statement is not None:
                 on_statement(copy.as_statement(statement), _ms(began))
         try:
@@ -323,21 +339,13 @@ def _run_statementwise(
             conn.execute("ROLLBACK")
 
 
-#: Where a ledger change takes the file's text; found, it travels as a parameter.
-_TEXT = copy.TEXT
-
-
 def _finish(
     conn: Connection[tuple[object, ...]], prepared: Prepared, finish: Finish, ms: int
 ) -> None:
-    """The session reset and the ledger change. A large data file's text goes as a bound
-    parameter: quoting it into a literal costs more than loading its rows."""
-    change = finish(sql.Literal(ms), _TEXT if prepared.blocks is not None else None)
-    if prepared.blocks is None or not any(part is _TEXT for part in change):
-        conn.execute(sql.SQL(SESSION_RESET) + change)
-        return
-    conn.execute(SESSION_RESET)
-    copy.run_change(conn, change, prepared.file.stored)
+    """The session reset and the ledger change, with the text the ledger keeps (for a
+    large data file, its SQL and one marker line per COPY block: a few lines)."""
+    text = sql.Literal(datafile.stored_text(prepared.file, prepared.layout))
+    conn.execute(sql.SQL(SESSION_RESET) + finish(sql.Literal(ms), text))
 
 
 def _items(prepared: Prepared) -> list[copy.Block]:
@@ -346,12 +354,11 @@ def _items(prepared: Prepared) -> list[copy.Block]:
     return list(prepared.statements or [stmts.Statement(0, prepared.file.body)])
 
 
-def _offset(body: str, item: copy.Block, exc: psycopg.Error) -> int:
+def _offset(prepared: Prepared, item: copy.Block, exc: psycopg.Error) -> tuple[SqlFile, int]:
     """Where in the file the server's error points: a row of a COPY block, or a position."""
     if isinstance(item, copy.CopyBlock):
-        row = copy.row_offset(body, item, exc.diag.context)
-        return row if row is not None else item.offset
-    return item.offset + failures.position(exc)
+        return datafile.failing_row(prepared.file, prepared.layout, item, exc.diag.context)
+    return prepared.file, item.offset + failures.position(exc)
 
 
 def _ms(started: float) -> int:

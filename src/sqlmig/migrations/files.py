@@ -58,19 +58,33 @@ def checksum(text: str) -> str:
     return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
+#: A file larger than this is *large*: checksummed as it is read, and its text is not
+#: kept (see :attr:`SqlFile.large`). Below it, the text stays in memory for diffs.
+LARGE_FILE_BYTES = 4 << 20
+_READ_CHUNK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass(frozen=True)
 class SqlFile:
-    """One file's text as it is on disk (less a BOM), with its checksum and directives."""
+    """One file's text as it is on disk (less a BOM), with its checksum and directives.
+
+    A large file (over :data:`LARGE_FILE_BYTES`) keeps no text: ``text`` is None,
+    and :attr:`body` reads the file again each time it is asked for. ``apply``
+    never asks: :mod:`sqlmig.migrations.datafile` streams such a file from disk.
+    """
 
     path: Path
-    body: str  # the file's text, its own line endings (in the executor, a template's rendering)
+    # The file's text, its own line endings (in the executor, a template's rendering);
+    # None for a large file. Read it as ``body``.
+    text: str | None
     checksum: str
     directives: frozenset[str] = frozenset()
     #: ``-- sqlmig: requires 3, 5``: versions that must be applied before this one.
     requires: tuple[int, ...] = ()
 
     # A templated file (``-- sqlmig: template``), see :mod:`sqlmig.migrations.templates`:
-    # ``rendered`` is what the server gets; the executor runs a copy whose ``body`` is
+    # ``rendered`` is what the server gets; the executor runs a copy whose ``text`` is
     # that and whose ``template`` is the file's own text (what the ledger stores).
     # ``secrets``: the variables' values, masked in whatever the file's run reports.
     rendered: str | None = field(default=None, compare=False, repr=False)
@@ -94,7 +108,20 @@ class SqlFile:
         """The file as it runs: its rendering as ``body`` (itself when not templated)."""
         if self.rendered is None:
             return self
-        return replace(self, body=self.rendered, rendered=None, template=self.body)
+        return replace(self, text=self.rendered, rendered=None, template=self.body)
+
+    @property
+    def large(self) -> bool:
+        return self.text is None
+
+    @property
+    def body(self) -> str:
+        """The file's text (less a BOM); a large file's is read from disk, whole."""
+        if self.text is not None:
+            return self.text
+        with open(self.path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+        return text.removeprefix("\ufeff")
 
 
 @dataclass(frozen=True)
@@ -249,6 +276,10 @@ def _unmet_requirements(scripts: list[Script]) -> list[str]:
 
 def _read(path: Path, problems: list[str]) -> SqlFile | None:
     try:
+        if path.stat().st_size > LARGE_FILE_BYTES:
+            large = _read_large(path)
+            if large is not None:
+                return large  # else: read whole below, for the exact message
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
@@ -279,6 +310,43 @@ def _read(path: Path, problems: list[str]) -> SqlFile | None:
         return None
     directives, requires = _directives(path, body, problems)
     return SqlFile(path, body, checksum(body), directives, requires)
+
+
+def _read_large(path: Path) -> SqlFile | None:
+    """A large file, checksummed chunk by chunk; None when it holds a NUL (the caller
+    then reads it whole to say where).
+
+    The checksum is :func:`checksum`'s, byte for byte: BOMs dropped as there, CRLF and
+    CR made LF on bytes (CR and LF never occur inside a UTF-8 sequence). Its rows are
+    not decoded here (that would double the cost of reading it): its SQL is decoded
+    when it is scanned, its rows are checked by the server, as under psql.
+    """
+    digest = hashlib.sha256()
+    head = b""
+    carry = b""  # a CR at a chunk's end: LF may follow in the next
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            if not head:
+                head = chunk
+                for _ in range(2):  # _read drops one BOM, normalize() a second
+                    chunk = chunk.removeprefix(_BOM)
+            if b"\x00" in chunk:
+                return None
+            data = carry + chunk if carry else chunk
+            carry = b""
+            if b"\r" in data:
+                if data.endswith(b"\r"):
+                    data, carry = data[:-1], b"\r"
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            digest.update(data)
+    if carry:
+        digest.update(b"\n")
+    problems: list[str] = []
+    lead = head.removeprefix(_BOM).decode("utf-8", errors="ignore")
+    directives, requires = _directives(path, lead, problems)
+    if problems:
+        return None
+    return SqlFile(path, None, digest.hexdigest(), directives, requires)
 
 
 def _directives(

@@ -1,4 +1,4 @@
-"""The ledger table: what ran, when, by whom, and its exact text.
+"""The ledger table: what ran, when, by whom, and its text (see datafile).
 
 Where it lives is a :class:`~sqlmig.core.config.LedgerLocation` (default
 ``public.schema_migrations``), passed to every function here; every statement
@@ -33,7 +33,7 @@ from psycopg import sql
 
 from sqlmig.core.config import DEFAULT_LEDGER, LedgerLocation
 from sqlmig.core.errors import UsageError
-from sqlmig.migrations import history
+from sqlmig.migrations import datafile, history
 from sqlmig.migrations.lock import lock_held
 from sqlmig.migrations.lock import locked as locked  # re-exported: ledger.locked
 
@@ -173,7 +173,7 @@ def ensure(conn: Connection[tuple[object, ...]], loc: LedgerLocation) -> None:
                     accepted_by       text
                 );
                 COMMENT ON TABLE {table} IS
-                    'sqlmig ledger: one row per applied migration, with the exact text that ran';
+                    'sqlmig ledger: one row per applied migration, with the text that ran';
                 """
             ).format(table=loc.identifier(), kind_check=sql.Identifier(f"{loc.table}_kind_check"))
         )
@@ -281,7 +281,7 @@ def insert_query(
             _COMMA,
             sql.Literal(script.checksum),
             _COMMA,
-            text if text is not None else sql.Literal(script.body),
+            text if text is not None else sql.Literal(datafile.stored_text(script.up)),
             _COMMA,
             execution_ms,
             _COMMA,

@@ -43,9 +43,11 @@ def refusals(conn: Connection, loc: LedgerLocation, entries: list[Entry]) -> lis
     for e in entries:
         applied_at = f"{e.row.applied_at:%Y-%m-%d %H:%M:%S}" if e.row else ""
         if e.state is State.MODIFIED and e.script is not None:
+            from sqlmig.migrations.datafile import stored_text
             from sqlmig.migrations.diffs import unified
 
-            diff = unified(texts.get(e.version, ""), e.script.body, e.filename)
+            # As the ledger keeps it: a large data file's rows as marker lines.
+            diff = unified(texts.get(e.version, ""), stored_text(e.script.up), e.filename)
             out.append(Refusal(e, f"changed since it was applied at {applied_at}", diff))
         elif e.state is State.MISSING:
             out.append(Refusal(e, f"applied at {applied_at}, but the file is gone"))

@@ -24,6 +24,7 @@ from sqlmig.core.errors import ConnectionLost, SqlmigError
 from sqlmig.migrations import history, ledger, lost, repeatable, templates
 from sqlmig.migrations.copy import THEN
 from sqlmig.migrations.events import (
+    CopyRows,
     Finished,
     ServerNotice,
     Sink,
@@ -146,6 +147,7 @@ def run(
         if sink:
             sink(Started(step.script, index, total))
         partial: list[bool] = []
+        rows: list[int] = []
         began = time.perf_counter()
         try:
             ms = executor.run_file(
@@ -157,6 +159,7 @@ def run(
                 on_failure=_noting(step.on_failure, partial),
                 verb=verb,
                 on_statement=_timed(sink, step.script, ready.file) if statement_timing else None,
+                on_rows=_rows_to(sink, step.script, rows),
             )
         except ConnectionLost as broken:
             if isinstance(step.script, Repeatable):
@@ -168,7 +171,7 @@ def run(
             raise
         done.append((step.script, ms))
         if sink:
-            sink(Finished(step.script, index, total, ms))
+            sink(Finished(step.script, index, total, ms, rows[-1] if rows else None))
     return done
 
 
@@ -188,6 +191,17 @@ def _notices_to(sink: Sink, current: list[Script]) -> Callable[[Diagnostic], Non
             sink(ServerNotice(current[0], diag.severity or "NOTICE", text))
 
     return handle
+
+
+def _rows_to(sink: Sink | None, script: Script, rows: list[int]) -> Callable[[int], None]:
+    """COPY rows as they stream: kept for the Finished event, and told to the sink."""
+
+    def report(count: int) -> None:
+        rows[:] = [count]
+        if sink:
+            sink(CopyRows(script, count))
+
+    return report
 
 
 def _timed(sink: Sink | None, script: Script, file: SqlFile) -> Callable[[Statement, int], None]:
