@@ -250,7 +250,12 @@ def test_sibling_tables_are_named_beside_the_ledger():
     assert ops.history == "ledger_history"
     assert ops.identifier(ops.sibling("repeatable")).as_string() == '"ops"."ledger_repeatable"'
     assert ops.identifier().as_string() == '"ops"."ledger"'
-    assert ops.relations == ("ledger", "ledger_history", "ledger_history_id_seq")
+    assert ops.relations == (
+        "ledger",
+        "ledger_history",
+        "ledger_repeatable",
+        "ledger_history_id_seq",
+    )
     assert str(ops) == "ops.ledger"
 
 
