@@ -275,3 +275,25 @@ def test_all_accepts_a_file_waiver(project: Path):
     )
     result = invoke("--dir", str(project / "migrations"), "lint", "--all", cwd=project)
     assert result.exit_code == 0, result.output
+
+
+def test_a_templated_file_is_linted_with_its_variables_as_names(project: Path):
+    """`{{ v }}` is no SQL: the linter reads each variable as its name, never its value."""
+    write(
+        project,
+        "1-role.sql",
+        "-- sqlmig: template\n"
+        "CREATE ROLE {{ role_name }} LOGIN PASSWORD '{{ app_password }}';\n"
+        "ALTER TABLE orders DROP COLUMN legacy_flags;\n",
+    )
+    plain = write(project, "2-plain.sql", "CREATE ROLE {{ role_name }};\n")
+    result = lint(project, "migrations/1-role.sql", "--format", "json")
+    assert result.exit_code == 1, result.output  # the DROP COLUMN is still found
+    findings = json.loads(result.stdout)["findings"]
+    assert {(f["line"], f["rule"]) for f in findings} == {
+        (3, "ban-drop-column"),
+        (3, "require-lock-timeout"),
+    }
+    # Without the directive, braces are SQL as written: a syntax error, as apply would see.
+    other = lint(project, str(plain.relative_to(project)))
+    assert other.exit_code == 1 and "syntax-error" in other.stdout

@@ -11,7 +11,7 @@ Each returns a :class:`LintResult`; rendering is :mod:`sqlmig.lint.formats`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlmig.core.config import Settings
@@ -83,6 +83,10 @@ def _config(settings: Settings) -> LintConfig:
 
 
 def _lint(sources: list[Source], config: LintConfig | None) -> LintResult:
+    from sqlmig.migrations.templates import lint_view
+
     config = config or lint_config.load(Path.cwd())
+    # A templated file is linted as SQL, its variables standing in as their names.
+    sources = [replace(s, body=lint_view(s.path, s.body)) if s.body else s for s in sources]
     findings = lint_run(sources, config)
     return LintResult(tuple(s.path for s in sources), tuple(findings))

@@ -29,6 +29,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
@@ -38,6 +39,7 @@ from sqlmig.core.paths import display_path
 from sqlmig.core.redact import MIN_SECRET, redact
 from sqlmig.migrations import statements as stmts
 from sqlmig.migrations.files import Script, SqlFile
+from sqlmig.migrations.files import _directives as _read_directives
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -212,3 +214,25 @@ def excerpt(file: SqlFile, line: int, column: int) -> str:
 def mask(file: SqlFile, text: str) -> str:
     """``text`` with the values of a templated file's variables masked."""
     return redact(text, file.secrets) if file.secrets and text else text
+
+
+def lint_view(path: Path, body: str) -> str:
+    """A file as the linter reads it: a template rendered with each variable shown as
+    its own name (``'{{ app_password }}'`` reads ``'app_password'``), so the SQL around
+    the values is linted without them; any other file, and a template jinja2 cannot
+    read (apply names that problem), as it is."""
+    directives, _ = _read_directives(path, body, [])
+    if "template" not in directives:
+        return body
+    from jinja2 import TemplateError, Undefined
+
+    class _Named(Undefined):
+        def __str__(self) -> str:
+            return str(self._undefined_name)
+
+    env = _environment()
+    env.undefined = _Named
+    try:
+        return env.from_string(body).render()
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError):
+        return body
