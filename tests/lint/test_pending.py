@@ -36,3 +36,20 @@ def test_nothing_pending_lints_nothing(sqlmig, mig_dir):
     result = sqlmig("lint")
     assert result.exit_code == 0
     assert result.stdout.strip() == "0 error(s), 0 warning(s) in 0 files linted."
+
+
+def test_repeatables_apply_would_run_are_linted_after_the_versioned_files(sqlmig, mig_dir):
+    mig_dir.write("1-orders.sql", "CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n")
+    mig_dir.write("R-grants.sql", "GRANT SELECT ON orders TO PUBLIC;\n")
+    assert sqlmig("apply").exit_code == 0
+    assert json.loads(sqlmig("lint", "--format", "json").stdout)["files"] == 0  # all ran
+
+    mig_dir.write("R-grants.sql", "GRANT SELECT ON orders TO PUBLIC;\nDROP TABLE orders;\n")
+    changed = sqlmig("lint", "--format", "json")
+    payload = json.loads(changed.stdout)
+    assert payload["files"] == 1
+    assert [(f["path"].rsplit("/", 1)[-1], f["rule"]) for f in payload["findings"]] == [
+        ("R-grants.sql", "ban-drop-table")
+    ]
+    every = json.loads(sqlmig("lint", "--all", "--format", "json").stdout)
+    assert every["files"] == 2

@@ -1,9 +1,9 @@
 """The library API behind ``sqlmig lint``: which files, read how, linted as one run.
 
     lint_files(paths)        the files as given, no database
-    lint_all(settings)       every migration in the directory, no database
-    lint_pending(settings)   what `status` calls pending or out-of-order (connects:
-                             applied files are history)
+    lint_all(settings)       every migration in the directory (repeatables after), no database
+    lint_pending(settings)   what `status` calls pending or out-of-order, and the repeatables
+                             apply would run (connects: applied files are history)
 
 Each returns a :class:`LintResult`; rendering is :mod:`sqlmig.lint.formats`.
 """
@@ -64,9 +64,11 @@ def lint_files(paths: Sequence[Path], config: LintConfig | None = None) -> LintR
 def lint_all(settings: Settings, config: LintConfig | None = None) -> LintResult:
     """Every up migration of the directory, in version order, without connecting."""
     from sqlmig.migrations.files import load_scripts
+    from sqlmig.migrations.repeatable import load
 
     scripts = load_scripts(settings.directory)
-    return _lint([Source(s.up.path, s.up.body) for s in scripts], config or _config(settings))
+    files = [*scripts, *load(settings.directory, scripts)]  # repeatables after, as they run
+    return _lint([Source(s.up.path, s.up.body) for s in files], config or _config(settings))
 
 
 def lint_pending(settings: Settings, config: LintConfig | None = None) -> LintResult:
@@ -74,8 +76,8 @@ def lint_pending(settings: Settings, config: LintConfig | None = None) -> LintRe
     from sqlmig.migrations import status
 
     plan = status(settings)
-    scripts = plan.to_apply()
-    return _lint([Source(s.up.path, s.up.body) for s in scripts], config or _config(settings))
+    files = [*plan.to_apply(), *(e.repeatable for e in plan.repeatables_to_run() if e.repeatable)]
+    return _lint([Source(s.up.path, s.up.body) for s in files], config or _config(settings))
 
 
 def _config(settings: Settings) -> LintConfig:
