@@ -33,9 +33,11 @@ def lint(
 ) -> None:
     """Report migration hazards as file:line:col: rule-id message, with a fix.
 
-    By default lints the files not applied yet (it connects, as `status` does,
-    to read the ledger: applied files are history). --all lints every file and
-    FILES lints those files, without a database. Waive a finding with
+    By default lints the files not applied yet and the repeatables apply would
+    run (it connects, as `status` does, to read the ledger: applied files are
+    history). --all lints every file and FILES lints those files, without a
+    database. A templated file is linted with each variable read as its name.
+    Waive a finding with
     `-- sqlmig: lint-ignore RULE reason="..."` on the line above the statement
     (or at the top of the file); configure rules in [tool.sqlmig.lint].
     Exit 1 when an error-severity finding remains. Rules: docs/lint.md.
