@@ -172,6 +172,27 @@ class AsyncTask(BaseModel):
             "When the row was last changed; maintained by trigger async_tasks_set_updated_at."
         ),
     )
+    parent_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The batch this task belongs to; NULL for a task on its own or a batch. Children are "
+            "deleted with their batch."
+        ),
+    )
+    is_batch: bool = Field(
+        default=False,
+        description=(
+            "True for a batch: a parent task whose status and progress are rolled up from its "
+            "children."
+        ),
+    )
+    size: Decimal | None = Field(
+        default=None,
+        allow_inf_nan=True,
+        description=(
+            "Weight of a child in its batch's percent (e.g. bytes or items); NULL counts as 1."
+        ),
+    )
 
 
 class CommandInbox(BaseModel):
@@ -525,6 +546,21 @@ class TaskProgress(BaseModel):
     created_at: AwareDatetime = Field(
         description=(
             "When the row was inserted (clock_timestamp(): increasing within a transaction)."
+        ),
+    )
+    eta_seconds: Decimal | None = Field(
+        default=None,
+        max_digits=10,
+        decimal_places=1,
+        description=(
+            "Estimated seconds until the task completes, as of this row (rate of percent over the "
+            "recent rows); NULL when unknown. Set by trigger task_progress_fill."
+        ),
+    )
+    parent_id: UUID | None = Field(
+        default=None,
+        description=(
+            "Copy of the task's async_tasks.parent_id (its batch), set on insert; NULL when none."
         ),
     )
 

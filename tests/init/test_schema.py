@@ -64,6 +64,8 @@ EXPECTED_FILES = [
     "11-memories.sql",
     "12-memories-task-id.sql",
     "13-task-progress.sql",
+    "14-task-batches.down.sql",
+    "14-task-batches.sql",
 ]
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -207,6 +209,8 @@ def full_rows() -> dict[str, Callable[[Conn], Row]]:
         command = new_command(conn)
         return new_task(
             conn,
+            parent_id=new_task(conn, is_batch=True)["id"],
+            size=Decimal("2.5"),
             triggered_by_command_id=command["id"],
             status="COMPLETED",
             progress=Decimal("100"),
@@ -255,7 +259,13 @@ def full_rows() -> dict[str, Callable[[Conn], Row]]:
         ),
         "novels": new_novel,
         "task_progress": lambda c: new_progress(
-            c, stage="extracting", message="half way", data={"chunk": 5}, percent=Decimal("50.5")
+            c,
+            task_id=new_task(c, parent_id=new_task(c, is_batch=True)["id"])["id"],
+            stage="extracting",
+            message="half way",
+            data={"chunk": 5},
+            percent=Decimal("50.5"),
+            eta_seconds=Decimal("12.5"),
         ),
     }
 
