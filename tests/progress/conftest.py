@@ -1,0 +1,58 @@
+"""Every progress event any test in this folder parses is checked against the published schema.
+
+The SSE clients of the tests (support.progress.SSE) and the terminal client
+(sqlmig.progress.watch, in-process CLI runs) all read streams through
+``Parser.feed``; this wraps it so each ``progress``/``completed``/``failed``/
+``cancelled`` message's data must validate against ``event.schema.json``
+(issue 12, acceptance 3). Only tests on a real database (``init_dsn``) are
+checked: the pure parser tests feed made-up data on purpose. The count of
+validated events is kept per test (``validated_events``) so a test can prove
+the check ran.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import jsonschema
+import pytest
+
+from sqlmig.progress import events
+
+
+class EventCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def schema_validator() -> jsonschema.protocols.Validator:
+    schema = events.event_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@pytest.fixture(autouse=True)
+def validated_events(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EventCounter]:
+    counter = EventCounter()
+    if "init_dsn" not in request.fixturenames:
+        yield counter
+        return
+    validator = schema_validator()
+    feed = events.Parser.feed
+
+    def checked_feed(self: events.Parser, chunk: bytes) -> list[events.Message]:
+        messages = feed(self, chunk)
+        for message in messages:
+            if message.event in events.EVENT_NAMES:
+                data = json.loads(message.data)
+                errors = [e.message for e in validator.iter_errors(data)]
+                assert not errors, f"event {message.id} does not match the schema: {errors}"
+                counter.count += 1
+        return messages
+
+    monkeypatch.setattr(events.Parser, "feed", checked_feed)
+    yield counter
