@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import jsonschema
 import pytest
+from support.event_schema import schema_validator
 
 from sqlmig.progress import events
 
@@ -24,13 +24,6 @@ from sqlmig.progress import events
 class EventCounter:
     def __init__(self) -> None:
         self.count = 0
-
-
-def schema_validator() -> jsonschema.protocols.Validator:
-    schema = events.event_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 @pytest.fixture(autouse=True)
