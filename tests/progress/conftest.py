@@ -20,10 +20,19 @@ from support.event_schema import schema_validator
 
 from sqlmig.progress import events
 
+# Known gaps outside this helper's files, by test name: the check still runs there and
+# must find the gap (a fixed gap fails the test, so this list cannot go stale).
+KNOWN_GAPS = {
+    # stream.py (h-sse's) builds the synthesized end's payload itself; the fix is
+    # events.encode(events.dumps(ProgressEvent.from_task(task).payload()), ...) there.
+    "test_task_finished_without_a_terminal_row_still_ends_the_stream",
+}
+
 
 class EventCounter:
     def __init__(self) -> None:
         self.count = 0
+        self.gaps = 0
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +45,7 @@ def validated_events(
         return
     validator = schema_validator()
     feed = events.Parser.feed
+    known_gap = request.node.originalname in KNOWN_GAPS
 
     def checked_feed(self: events.Parser, chunk: bytes) -> list[events.Message]:
         messages = feed(self, chunk)
@@ -43,9 +53,14 @@ def validated_events(
             if message.event in events.EVENT_NAMES:
                 data = json.loads(message.data)
                 errors = [e.message for e in validator.iter_errors(data)]
+                if errors and known_gap:
+                    counter.gaps += 1
+                    continue
                 assert not errors, f"event {message.id} does not match the schema: {errors}"
                 counter.count += 1
         return messages
 
     monkeypatch.setattr(events.Parser, "feed", checked_feed)
     yield counter
+    if known_gap:
+        assert counter.gaps, "the known gap is fixed: remove it from KNOWN_GAPS"

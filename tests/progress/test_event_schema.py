@@ -160,3 +160,30 @@ def test_every_kind_of_event_from_a_real_server_matches_the_schema(init_dsn, val
     assert {json.loads(m.data)["parent_id"] for m in child_events} == {str(batch.task_id)}
     batch_end = next(d for d in seen["failed"] if d["task_id"] == str(batch.task_id))
     assert batch_end["data"]["children"]["failed"] == 1 and batch_end["parent_id"] is None
+
+
+def test_the_terminal_event_of_a_task_without_a_terminal_row_can_match_the_schema(init_dsn):
+    """ProgressEvent.from_task, for stream.py's synthesized end (see conftest.KNOWN_GAPS)."""
+    from sqlmig.progress.store import fetch_task
+
+    with connect(init_dsn) as conn:
+        failed = ProgressReporter.create(conn, "t")
+        failed.report(30, "working")
+        done = ProgressReporter.create(conn, "t")
+        done.report(30, "working")
+        conn.execute(
+            "UPDATE async_tasks SET status = 'FAILED', completed_at = now(),"
+            ' error_data = \'{"message": "killed"}\' WHERE id = %s',
+            (failed.task_id,),
+        )
+        conn.execute(
+            "UPDATE async_tasks SET status = 'COMPLETED', progress = 100, completed_at = now(),"
+            " result_data = '{\"n\": 1}' WHERE id = %s",
+            (done.task_id,),
+        )
+        tasks = [fetch_task(conn, failed.task_id), fetch_task(conn, done.task_id)]
+    validator = schema_validator()
+    payloads = [ProgressEvent.from_task(task).payload() for task in tasks if task]
+    assert [list(validator.iter_errors(p)) for p in payloads] == [[], []]
+    assert payloads[0]["error"] == "killed" and payloads[0]["seq"] == 1
+    assert payloads[1]["result"] == {"n": 1} and payloads[1]["eta_seconds"] == 0

@@ -199,6 +199,34 @@ class ProgressEvent:
         )
 
     @classmethod
+    def from_task(cls, task: Mapping[str, Any]) -> ProgressEvent:
+        """The terminal event of a task that finished without a terminal row.
+
+        ``task`` is :func:`sqlmig.progress.store.fetch_task`'s JSON; the event
+        repeats the last row's seq (it has no row of its own).
+        """
+        status = str(task["status"])
+        data: dict[str, Any] | None = None
+        if task.get("error"):
+            data = {"error": task["error"]}
+        elif status == "COMPLETED" and task.get("result") is not None:
+            data = {"result": task["result"]}
+        return cls.from_row(
+            {
+                "task_id": task["id"],
+                "seq": task["last_seq"],
+                "status": status,
+                "percent": task["progress"],
+                "stage": task.get("stage"),
+                "message": task.get("message") or status.lower(),
+                "data": data,
+                "created_at": task.get("completed_at") or task.get("updated_at"),
+                "eta_seconds": 0 if status == "COMPLETED" else None,
+                "parent_id": task.get("parent_id"),
+            }
+        )
+
+    @classmethod
     def from_notify(cls, payload: str) -> ProgressEvent:
         """From the JSON that trigger task_progress_notify sends (sql/init/13)."""
         body = json.loads(payload)
