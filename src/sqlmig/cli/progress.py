@@ -1,4 +1,6 @@
-"""CLI commands of the progress feature: ``serve``, ``demo episode``, ``tasks watch|list``.
+"""CLI commands of the progress feature: ``serve``, ``demo episode|batch``.
+
+The server's terminal clients (``tasks watch|list``) are in :mod:`sqlmig.cli.tasks`.
 
 Only click is imported at module level (``sqlmig --help`` stays fast); the
 library (:mod:`sqlmig.progress`, psycopg) is imported inside the commands.
@@ -233,115 +235,65 @@ def episode(state: CliState, delay_s: float, url: str, title: str, fail_at: str 
         demo.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
 
 
-@click.group()
-def tasks() -> None:
-    """Follow async tasks through the progress server."""
-
-
-@tasks.command("list")
+@demo.command("batch")
 @click.option(
-    "--status",
-    type=click.Choice(
-        ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"], case_sensitive=False
-    ),
-    help="Only tasks in this status.",
-)
-@click.option("--type", "task_type", metavar="TYPE", help="Only tasks of this type.")
-@click.option("--parent", metavar="ID", help="The children of this batch.")
-@click.option(
-    "--all", "everything", is_flag=True, help="Children of batches too (default: top level)."
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 500),
-    default=50,
+    "--children",
+    type=click.IntRange(1, 1000),
+    default=5,
     show_default=True,
-    help="Tasks per page, newest first.",
+    metavar="N",
+    help="Episodes in the batch (sizes 1, 2, 3 ... weigh them).",
 )
-@click.option("--cursor", metavar="CURSOR", help="Start after this page (next_cursor of JSON).")
+@click.option(
+    "--delay",
+    "delay_s",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    metavar="S",
+    help="Seconds between a child's stages.",
+)
 @click.option(
     "--url",
     default=DEFAULT_URL,
     show_default=True,
-    envvar="SQLMIG_URL",
-    help="Base URL of `sqlmig serve` [env: SQLMIG_URL].",
+    help="Base URL of `sqlmig serve`, for the page link.",
 )
 @click.option(
-    "--token",
-    envvar="SQLMIG_TOKEN",
-    metavar="TOKEN",
-    help="Bearer token of the server [env: SQLMIG_TOKEN].",
+    "--fail-child", type=click.IntRange(min=1), metavar="K", help="Fail the K-th child on purpose."
 )
 @pass_state
-def list_tasks(
-    state: CliState,
-    status: str | None,
-    task_type: str | None,
-    parent: str | None,
-    everything: bool,
-    limit: int,
-    cursor: str | None,
-    url: str,
-    token: str | None,
-) -> None:
-    """List tasks newest first: status, percent, ETA, type; a batch with its children's counts.
+def batch(state: CliState, children: int, delay_s: float, url: str, fail_child: int | None) -> None:
+    """Run a batch import: a parent task whose children run the episode stages in turn.
 
-    With --format json: the API's answer, {"tasks": [...], "next_cursor": ...}.
+    The database rolls the children up into the parent (percent weighted by
+    size, status, ETA); follow it with `sqlmig tasks watch ID` or its page,
+    and cancel the parent there to cancel every child. Exit 1 if it fails.
     """
+    from sqlmig.core.errors import SqlmigError
+    from sqlmig.progress import demo, store
+    from sqlmig.progress.reporter import ProgressReporter
 
-    from sqlmig.progress.watch import get_json, task_table
+    base = url.rstrip("/")
 
-    state.keep_secret(token)
-    params = {"limit": str(limit)}
-    if status:
-        params["status"] = status.upper()
-    if task_type:
-        params["type"] = task_type
-    if parent:
-        params["parent"] = parent
-    elif not everything:
-        params["parent"] = "none"
-    if cursor:
-        params["cursor"] = cursor
-    body = get_json(url, "/tasks", token=token or None, params=params)
-    if state.as_json:
-        state.dump(body)
-        return
-    if not body["tasks"]:
-        click.echo("No tasks.")
-        return
-    for line in task_table(body["tasks"]):
-        click.echo(line)
-    if body.get("next_cursor"):
-        click.echo(f"(more: --cursor {body['next_cursor']})")
+    def started(parent: ProgressReporter) -> None:
+        click.echo(f"batch {parent.task_id} ({children} children)")
+        click.echo(f"progress page: {base}/tasks/{parent.task_id}")
+        click.echo(f"in a terminal: sqlmig tasks watch {parent.task_id} --url {base}")
 
+    def finished(n: int, outcome: str) -> None:
+        click.echo(f"child {n}/{children} {outcome}")
 
-@tasks.command("watch")
-@click.argument("task_id")
-@click.option(
-    "--url",
-    default=DEFAULT_URL,
-    show_default=True,
-    envvar="SQLMIG_URL",
-    help="Base URL of `sqlmig serve` [env: SQLMIG_URL].",
-)
-@click.option(
-    "--token",
-    envvar="SQLMIG_TOKEN",
-    metavar="TOKEN",
-    help="Bearer token of the server [env: SQLMIG_TOKEN].",
-)
-@pass_state
-def watch(state: CliState, task_id: str, url: str, token: str | None) -> None:
-    """Show a task's progress as a terminal bar until it finishes (exit 1 if it fails).
-
-    Reconnects by itself (with Last-Event-ID) when the connection drops.
-    """
-    from sqlmig.progress.watch import watch as follow
-
-    state.keep_secret(token)
-    final = follow(url, task_id, token=token or None)
-    if final is None:
-        click.echo("The task had already finished.")
-    else:
-        click.echo("Completed.")
+    with _connect_checked(state.settings()) as conn:
+        parent = demo.run_batch(
+            conn,
+            children=children,
+            delay_s=delay_s,
+            fail_child=fail_child,
+            on_batch=started,
+            on_child=finished,
+        )
+        status = store.task_status(conn, parent.task_id)
+    click.echo(f"batch {status}")
+    if status != "COMPLETED":
+        raise SqlmigError(f"batch {parent.task_id} ended {status}.")

@@ -41,7 +41,7 @@ class _Group(click.Group):
         "models": "sqlmig.cli.models:models",
         "serve": "sqlmig.cli.progress:serve",
         "demo": "sqlmig.cli.progress:demo",
-        "tasks": "sqlmig.cli.progress:tasks",
+        "tasks": "sqlmig.cli.tasks:tasks",
         "help": "sqlmig.cli.help:help_",
         "history": "sqlmig.cli.history:history",
         "lint": "sqlmig.cli.lint:lint",
