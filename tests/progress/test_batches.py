@@ -440,3 +440,25 @@ def test_tasks_watch_follows_a_batch_to_its_end(init_dsn, validated_events):
     assert lines[0] == "   10 %  0 of 4 done, 1 running"
     assert "  100 %  4 of 4 done" in lines and lines[-1] == "Completed."
     assert validated_events.count == len(lines) - 1
+
+
+def test_demo_batch(init_dsn):
+    ok = run("--dsn", init_dsn, "demo", "batch", "--children", "3", "--delay", "0")
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.splitlines()[-4:] == [
+        "child 1/3 completed",
+        "child 2/3 completed",
+        "child 3/3 completed",
+        "batch COMPLETED",
+    ]
+    failed = run(
+        "--dsn", init_dsn, "demo", "batch", "--children", "3", "--delay", "0", "--fail-child", "2"
+    )
+    assert failed.exit_code == 1
+    assert "child 2/3 failed" in failed.output and "batch FAILED" in failed.output
+    sizes = query(
+        init_dsn,
+        "SELECT c.size FROM async_tasks c JOIN async_tasks p ON p.id = c.parent_id"
+        " WHERE p.status = 'COMPLETED' ORDER BY c.size",
+    )
+    assert sizes == [(1,), (2,), (3,)]
