@@ -1,6 +1,9 @@
 """All SQL of the progress feature: tasks and their progress rows.
 
-Every statement is a constant with bound parameters (never string formatting).
+Every statement is a constant with bound parameters (never string formatting;
+list_tasks joins constant conditions with psycopg.sql). Batches are rolled up
+by the database (sql/init/14), not here; cancel_task cascades to a batch's
+children, locking them before the batch (the lock order of every writer).
 Functions take a connection and return plain data; the caller decides the
 transaction (the reporter wraps lock → append → update in one, so the NOTIFY
 of the appended row fires when that transaction commits).
@@ -14,7 +17,7 @@ connections, never on the hub's listening connection (that one only LISTENs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -147,9 +150,9 @@ def list_tasks(
     previous page: the next page starts right after it, so tasks created in
     the meantime shift nothing (no task is skipped or shown twice).
     """
-    where = where or TaskFilter(status=status)
-    if status is not None and where.status is None:
-        where = TaskFilter(status, where.task_type, where.parent, where.top_level)
+    where = where or TaskFilter()
+    if status is not None:  # the keyword of earlier versions
+        where = replace(where, status=status)
     conditions: list[sql.Composable] = []
     params: list[Any] = []
     if where.status is not None:
