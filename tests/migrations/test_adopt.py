@@ -157,7 +157,7 @@ def test_a_database_built_by_psql_from_sql_init_is_adopted_with_baseline(dsn, tm
     psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
     if not Path(psql).exists():
         pytest.skip("no psql binary")
-    files = sorted(INIT_DIR.glob("*.sql"))
+    files = sorted(p for p in INIT_DIR.glob("*.sql") if not p.name.endswith(".down.sql"))
     for path in files:
         subprocess.run(
             [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(path)],
