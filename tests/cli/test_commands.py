@@ -99,7 +99,8 @@ def test_embedded_default_applies_bundled_schema(tmp_path: Path):
     try:
         first = sqlmig("apply")
         assert first.returncode == 0, first.stderr
-        count = len(list((project / "sql" / "init").glob("*.sql")))
+        ups = (project / "sql" / "init").glob("*.sql")
+        count = len([p for p in ups if not p.name.endswith(".down.sql")])
         assert count >= 14 and first.stdout.count("applied ") == count
         status = sqlmig("status")
         assert status.returncode == 0
