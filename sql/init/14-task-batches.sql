@@ -148,6 +148,11 @@ BEGIN
     IF NOT FOUND OR parent.status IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN
         RETURN NULL;
     END IF;
+    -- A pending child joining a pending batch changes nothing: adding N children up front
+    -- costs N, not N * N / 2 (the count below reads every child).
+    IF TG_OP = 'INSERT' AND NEW.status = 'PENDING' AND parent.status = 'PENDING' THEN
+        RETURN NULL;
+    END IF;
     SELECT count(*) AS total,
            count(*) FILTER (WHERE c.status = 'PENDING') AS pending,
            count(*) FILTER (WHERE c.status = 'RUNNING') AS running,
