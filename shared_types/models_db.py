@@ -32,6 +32,7 @@ __all__ = [
     "Memory",
     "Novel",
     "OutboxStatus",
+    "TaskBatch",
     "TaskProgress",
     "TaskStatus",
 ]
@@ -503,6 +504,37 @@ class Novel(BaseModel):
     created_at: AwareDatetime = Field(description="When the novel row was created.")
     updated_at: AwareDatetime = Field(
         description="When the row was last changed; maintained by trigger novels_set_updated_at.",
+    )
+
+
+class TaskBatch(BaseModel):
+    """Running totals of each batch's children (one row per batch, kept by trigger
+    async_tasks_batch_roll_up): the batch's status and percent follow from them in O(1).
+    """
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, defer_build=True)
+    __table__: ClassVar[str] = "public.task_batches"
+
+    id: UUID = Field(description="Row id (random UUID).")
+    task_id: UUID = Field(description="The batch (an async_tasks row with is_batch); one row each.")
+    total: int = Field(default=0, description="Children of the batch.")
+    pending: int = Field(default=0, description="Children PENDING.")
+    running: int = Field(default=0, description="Children RUNNING.")
+    completed: int = Field(default=0, description="Children COMPLETED.")
+    failed: int = Field(default=0, description="Children FAILED.")
+    cancelled: int = Field(default=0, description="Children CANCELLED.")
+    weight: Decimal = Field(
+        default=Decimal("0"),
+        allow_inf_nan=True,
+        description="Sum of the children's sizes (NULL counting 1).",
+    )
+    settled: Decimal = Field(
+        default=Decimal("0"),
+        allow_inf_nan=True,
+        description=(
+            "Sum of size * percent over the children, a finished child counting 100; the batch's "
+            "percent is settled / weight."
+        ),
     )
 
 

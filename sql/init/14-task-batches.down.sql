@@ -4,9 +4,17 @@
 
 DROP TRIGGER task_progress_fill ON task_progress;
 DROP FUNCTION task_progress_fill();
+DROP TRIGGER async_tasks_batch_roll_up_delete ON async_tasks;
 DROP TRIGGER async_tasks_batch_roll_up_update ON async_tasks;
-DROP TRIGGER async_tasks_batch_roll_up_insert ON async_tasks;
+DROP TRIGGER async_tasks_batch_add_children ON async_tasks;
+DROP FUNCTION async_tasks_batch_add_children();
 DROP FUNCTION async_tasks_batch_roll_up();
+DROP FUNCTION async_tasks_batch_apply(
+    uuid, integer, integer, integer, integer, integer, integer, numeric, numeric
+);
+DROP TRIGGER async_tasks_create_batch_counters ON async_tasks;
+DROP FUNCTION async_tasks_create_batch_counters();
+DROP TABLE task_batches;
 DROP TRIGGER async_tasks_check_batch ON async_tasks;
 DROP FUNCTION async_tasks_check_batch();
 DROP INDEX idx_async_tasks_created_at;

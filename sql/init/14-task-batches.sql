@@ -6,19 +6,22 @@
 --   batch's percent (NULL counts as 1). parent_id, is_batch and size never change.
 --   Children cannot be added to a finished batch.
 -- * The database keeps the batch up to date, so every process and every stream sees
---   the same numbers and a crashed reporter leaves nothing stale: after a child is
---   added or its status or progress changes, trigger async_tasks_batch_roll_up
---   recomputes the parent under its row lock (in the child's transaction) and, when
---   its status or percent moved, updates it and appends a parent progress row
---   (stage 'batch', data {"children": counts}). Percent = size-weighted mean over the
---   children, a finished child (completed, failed or cancelled) counting 100: it is
---   the share of the batch that is settled. Status: PENDING while every child is
---   PENDING; RUNNING while any child is unfinished; once all are finished: FAILED if
---   any failed, else CANCELLED if any was cancelled, else COMPLETED. A failed child
---   does not stop its siblings (cancel the batch for that). A finished (or
---   cancelled) batch is never changed by its children.
--- * Lock order: a child's row, then its parent's. Cancelling a batch therefore locks
---   the children first (sqlmig.progress.batches.cancel_batch).
+--   the same numbers and a crashed reporter leaves nothing stale. When children are
+--   added (trigger async_tasks_batch_add_children, once per statement), removed or
+--   change status or progress (async_tasks_batch_roll_up), async_tasks_batch_apply
+--   adds the change to the batch's counters (task_batches, one row per batch: the
+--   cost does not grow with the batch) under the batch's row lock, in the child's
+--   transaction, and when the batch's status or percent moved, updates the batch and
+--   appends its progress row (stage 'batch', data {"children": counts}).
+--   Percent = size-weighted mean over the children, a finished child (completed,
+--   failed or cancelled) counting 100: the share of the batch that is settled.
+--   Status: PENDING while every child is PENDING; RUNNING while any child is
+--   unfinished; once all are finished: FAILED if any failed, else CANCELLED if any
+--   was cancelled, else COMPLETED. A failed child does not stop its siblings (cancel
+--   the batch for that). A finished (or cancelled) batch keeps its status; its
+--   counters still follow its children.
+-- * Lock order: a child's row, then its batch's. Cancelling a batch therefore locks
+--   the children first (sqlmig.progress.store.cancel_task).
 -- * task_progress.eta_seconds: estimated seconds to completion, set on insert by
 --   trigger task_progress_fill (an explicit value is kept, as for seq). RUNNING: the
 --   rate of percent between the oldest of the task's previous 20 rows that is at most
@@ -80,6 +83,54 @@ CREATE INDEX idx_async_tasks_created_at
 COMMENT ON INDEX idx_async_tasks_created_at IS
     'Every task newest first: the task list and its cursor paging (created_at, id).';
 
+-- counters ------------------------------------------------------------------------------
+
+CREATE TABLE task_batches (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    task_id UUID NOT NULL REFERENCES async_tasks (id) ON DELETE CASCADE,
+    total INTEGER NOT NULL DEFAULT 0,
+    pending INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    weight NUMERIC NOT NULL DEFAULT 0,
+    settled NUMERIC NOT NULL DEFAULT 0,
+    CONSTRAINT task_batches_task_id_key UNIQUE (task_id),
+    CONSTRAINT task_batches_counts_add_up CHECK (
+        least(pending, running, completed, failed, cancelled) >= 0
+        AND total = pending + running + completed + failed + cancelled),
+    CONSTRAINT task_batches_settled_within_weight CHECK (
+        weight >= 0 AND settled >= 0 AND settled <= 100 * weight)
+);
+
+COMMENT ON TABLE task_batches IS
+    'Running totals of each batch''s children (one row per batch, kept by trigger '
+    'async_tasks_batch_roll_up): the batch''s status and percent follow from them in O(1).';
+COMMENT ON COLUMN task_batches.id IS 'Row id (random UUID).';
+COMMENT ON COLUMN task_batches.task_id IS
+    'The batch (an async_tasks row with is_batch); one row each.';
+COMMENT ON COLUMN task_batches.total IS 'Children of the batch.';
+COMMENT ON COLUMN task_batches.pending IS 'Children PENDING.';
+COMMENT ON COLUMN task_batches.running IS 'Children RUNNING.';
+COMMENT ON COLUMN task_batches.completed IS 'Children COMPLETED.';
+COMMENT ON COLUMN task_batches.failed IS 'Children FAILED.';
+COMMENT ON COLUMN task_batches.cancelled IS 'Children CANCELLED.';
+COMMENT ON COLUMN task_batches.weight IS 'Sum of the children''s sizes (NULL counting 1).';
+COMMENT ON COLUMN task_batches.settled IS
+    'Sum of size * percent over the children, a finished child counting 100; the batch''s '
+    'percent is settled / weight.';
+COMMENT ON INDEX task_batches_pkey IS 'Primary key of task_batches.';
+COMMENT ON INDEX task_batches_task_id_key IS
+    'One row per batch; the lookup of a batch''s counters (roll-up, task JSON).';
+COMMENT ON CONSTRAINT task_batches_task_id_key ON task_batches IS 'One row per batch.';
+COMMENT ON CONSTRAINT task_batches_task_id_fkey ON task_batches IS
+    'task_batches.task_id refers to the batch (async_tasks); the row goes with it.';
+COMMENT ON CONSTRAINT task_batches_counts_add_up ON task_batches IS
+    'The per-status counts are not negative and add up to total.';
+COMMENT ON CONSTRAINT task_batches_settled_within_weight ON task_batches IS
+    '0 <= settled <= 100 * weight.';
+
 -- batch membership ---------------------------------------------------------------------
 
 CREATE FUNCTION async_tasks_check_batch()
@@ -129,42 +180,72 @@ CREATE TRIGGER async_tasks_check_batch
 COMMENT ON TRIGGER async_tasks_check_batch ON async_tasks IS
     'Children only join unfinished batches; batch membership and size are fixed.';
 
+CREATE FUNCTION async_tasks_create_batch_counters()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO task_batches (task_id) VALUES (NEW.id);
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION async_tasks_create_batch_counters() IS
+    'AFTER INSERT row trigger function of async_tasks for batches: their task_batches row.';
+
+CREATE TRIGGER async_tasks_create_batch_counters
+    AFTER INSERT ON async_tasks
+    FOR EACH ROW WHEN (NEW.is_batch)
+    EXECUTE FUNCTION async_tasks_create_batch_counters();
+
+COMMENT ON TRIGGER async_tasks_create_batch_counters ON async_tasks IS
+    'Every batch gets its task_batches row (zero children) when it is created.';
+
 -- roll-up -------------------------------------------------------------------------------
 
-CREATE FUNCTION async_tasks_batch_roll_up()
-RETURNS trigger
+CREATE FUNCTION async_tasks_batch_apply(
+    batch_id uuid,
+    d_total integer,
+    d_pending integer,
+    d_running integer,
+    d_completed integer,
+    d_failed integer,
+    d_cancelled integer,
+    d_weight numeric,
+    d_settled numeric
+)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     parent record;
-    agg record;
+    agg task_batches;
     new_status task_status;
     new_percent numeric(5, 2);
     counts jsonb;
     summary text;
 BEGIN
+    -- The batch's row first (the lock order is child, then batch), then its counters.
     SELECT a.status, a.progress INTO parent
-      FROM async_tasks AS a WHERE a.id = NEW.parent_id FOR NO KEY UPDATE;
-    IF NOT FOUND OR parent.status IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN
-        RETURN NULL;
+      FROM async_tasks AS a WHERE a.id = batch_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN;  -- the batch is being deleted with its children
     END IF;
-    -- A pending child joining a pending batch changes nothing: adding N children up front
-    -- costs N, not N * N / 2 (the count below reads every child).
-    IF TG_OP = 'INSERT' AND NEW.status = 'PENDING' AND parent.status = 'PENDING' THEN
-        RETURN NULL;
+    UPDATE task_batches AS b
+       SET total = b.total + d_total,
+           pending = b.pending + d_pending,
+           running = b.running + d_running,
+           completed = b.completed + d_completed,
+           failed = b.failed + d_failed,
+           cancelled = b.cancelled + d_cancelled,
+           weight = b.weight + d_weight,
+           settled = b.settled + d_settled
+     WHERE b.task_id = batch_id
+    RETURNING b.* INTO agg;
+    -- A finished batch keeps its status; its counters still follow the children.
+    IF parent.status IN ('COMPLETED', 'FAILED', 'CANCELLED') OR agg.total = 0 THEN
+        RETURN;
     END IF;
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE c.status = 'PENDING') AS pending,
-           count(*) FILTER (WHERE c.status = 'RUNNING') AS running,
-           count(*) FILTER (WHERE c.status = 'COMPLETED') AS completed,
-           count(*) FILTER (WHERE c.status = 'FAILED') AS failed,
-           count(*) FILTER (WHERE c.status = 'CANCELLED') AS cancelled,
-           sum(coalesce(c.size, 1)) AS weight,
-           sum(coalesce(c.size, 1) * CASE WHEN c.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-                                          THEN 100 ELSE c.progress END) AS settled
-      INTO agg
-      FROM async_tasks AS c
-     WHERE c.parent_id = NEW.parent_id;
     new_percent := least(round(agg.settled / agg.weight, 2), 100);
     IF agg.pending = agg.total THEN
         new_status := 'PENDING';
@@ -180,7 +261,7 @@ BEGIN
         new_status := 'COMPLETED';
     END IF;
     IF new_status = parent.status AND new_percent = parent.progress THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     counts := jsonb_build_object(
         'total', agg.total, 'pending', agg.pending, 'running', agg.running,
@@ -207,32 +288,119 @@ BEGIN
            error_data = CASE WHEN new_status = 'FAILED'
                              THEN jsonb_build_object(
                                  'type', 'BatchFailed',
-                                 'message', format('%s of %s children failed', agg.failed, agg.total),
+                                 'message',
+                                 format('%s of %s children failed', agg.failed, agg.total),
                                  'children', counts)
                              ELSE a.error_data END
-     WHERE a.id = NEW.parent_id;
+     WHERE a.id = batch_id;
     INSERT INTO task_progress (task_id, status, percent, stage, message, data)
-    VALUES (NEW.parent_id, new_status, new_percent,
+    VALUES (batch_id, new_status, new_percent,
             CASE WHEN new_status IN ('COMPLETED', 'FAILED', 'CANCELLED')
                  THEN lower(new_status::text) ELSE 'batch' END,
             summary, jsonb_build_object('children', counts));
+END;
+$$;
+
+COMMENT ON FUNCTION async_tasks_batch_apply(
+    uuid, integer, integer, integer, integer, integer, integer, numeric, numeric
+) IS
+    'Applies a change of a batch''s children (deltas of the counts, weight and settled) to '
+    'its task_batches row under the batch''s row lock and, when the batch''s status or '
+    'size-weighted percent moved, updates the batch and appends its progress row (stage '
+    'batch, data {"children": counts}); a finished batch keeps its status.';
+
+CREATE FUNCTION async_tasks_batch_roll_up()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    child async_tasks;
+    sign integer := 1;
+    weight numeric;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        child := OLD;
+        sign := -1;
+    ELSE
+        child := NEW;
+    END IF;
+    weight := coalesce(child.size, 1);
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM async_tasks_batch_apply(
+            child.parent_id, 0,
+            (NEW.status = 'PENDING')::int - (OLD.status = 'PENDING')::int,
+            (NEW.status = 'RUNNING')::int - (OLD.status = 'RUNNING')::int,
+            (NEW.status = 'COMPLETED')::int - (OLD.status = 'COMPLETED')::int,
+            (NEW.status = 'FAILED')::int - (OLD.status = 'FAILED')::int,
+            (NEW.status = 'CANCELLED')::int - (OLD.status = 'CANCELLED')::int,
+            0,
+            weight * (CASE WHEN NEW.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                           THEN 100 ELSE NEW.progress END
+                      - CASE WHEN OLD.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                             THEN 100 ELSE OLD.progress END));
+    ELSE
+        PERFORM async_tasks_batch_apply(
+            child.parent_id, sign,
+            sign * (child.status = 'PENDING')::int,
+            sign * (child.status = 'RUNNING')::int,
+            sign * (child.status = 'COMPLETED')::int,
+            sign * (child.status = 'FAILED')::int,
+            sign * (child.status = 'CANCELLED')::int,
+            sign * weight,
+            sign * weight * CASE WHEN child.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                                 THEN 100 ELSE child.progress END);
+    END IF;
     RETURN NULL;
 END;
 $$;
 
 COMMENT ON FUNCTION async_tasks_batch_roll_up() IS
-    'AFTER INSERT/UPDATE row trigger function of async_tasks for children: recomputes the '
-    'batch''s status and size-weighted percent from all its children under the batch''s row '
-    'lock, and when either moved updates the batch and appends its progress row (stage '
-    'batch, data {"children": counts}); a finished batch is left alone.';
+    'AFTER UPDATE/DELETE row trigger function of async_tasks for children: the change of one '
+    'child, applied to its batch by async_tasks_batch_apply.';
 
-CREATE TRIGGER async_tasks_batch_roll_up_insert
+CREATE FUNCTION async_tasks_batch_add_children()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    g record;
+BEGIN
+    -- One delta per batch and statement: adding N children in one INSERT touches the
+    -- batch's counters once (updating one row N times in a transaction costs N * N / 2).
+    FOR g IN
+        SELECT i.parent_id,
+               count(*)::int AS n,
+               count(*) FILTER (WHERE i.status = 'PENDING')::int AS pending,
+               count(*) FILTER (WHERE i.status = 'RUNNING')::int AS running,
+               count(*) FILTER (WHERE i.status = 'COMPLETED')::int AS completed,
+               count(*) FILTER (WHERE i.status = 'FAILED')::int AS failed,
+               count(*) FILTER (WHERE i.status = 'CANCELLED')::int AS cancelled,
+               sum(coalesce(i.size, 1)) AS weight,
+               sum(coalesce(i.size, 1) * CASE WHEN i.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                                              THEN 100 ELSE i.progress END) AS settled
+          FROM inserted AS i
+         WHERE i.parent_id IS NOT NULL
+         GROUP BY i.parent_id
+         ORDER BY i.parent_id
+    LOOP
+        PERFORM async_tasks_batch_apply(g.parent_id, g.n, g.pending, g.running, g.completed,
+                                        g.failed, g.cancelled, g.weight, g.settled);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+COMMENT ON FUNCTION async_tasks_batch_add_children() IS
+    'AFTER INSERT statement trigger function of async_tasks: the new children of each batch, '
+    'applied to it once per statement by async_tasks_batch_apply.';
+
+CREATE TRIGGER async_tasks_batch_add_children
     AFTER INSERT ON async_tasks
-    FOR EACH ROW WHEN (NEW.parent_id IS NOT NULL)
-    EXECUTE FUNCTION async_tasks_batch_roll_up();
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION async_tasks_batch_add_children();
 
-COMMENT ON TRIGGER async_tasks_batch_roll_up_insert ON async_tasks IS
-    'A new child changes its batch''s counts and percent.';
+COMMENT ON TRIGGER async_tasks_batch_add_children ON async_tasks IS
+    'New children change their batches'' counts and percent (once per statement).';
 
 CREATE TRIGGER async_tasks_batch_roll_up_update
     AFTER UPDATE OF status, progress ON async_tasks
@@ -242,6 +410,14 @@ CREATE TRIGGER async_tasks_batch_roll_up_update
 
 COMMENT ON TRIGGER async_tasks_batch_roll_up_update ON async_tasks IS
     'A child''s new status or progress is rolled up into its batch.';
+
+CREATE TRIGGER async_tasks_batch_roll_up_delete
+    AFTER DELETE ON async_tasks
+    FOR EACH ROW WHEN (OLD.parent_id IS NOT NULL)
+    EXECUTE FUNCTION async_tasks_batch_roll_up();
+
+COMMENT ON TRIGGER async_tasks_batch_roll_up_delete ON async_tasks IS
+    'A deleted child leaves its batch''s counts (nothing to do when the batch goes too).';
 
 -- ETA and parent on progress rows ---------------------------------------------------------
 

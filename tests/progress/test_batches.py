@@ -52,6 +52,30 @@ def expected_percent(children: list[tuple[str, float, float]]) -> Decimal:
     return value
 
 
+def assert_counters_match_the_children(dsn, batch_id):
+    """The batch's task_batches row (kept by deltas) equals a count of its children now."""
+    kept = query(
+        dsn,
+        "SELECT total, pending, running, completed, failed, cancelled, weight, settled"
+        " FROM task_batches WHERE task_id = %s",
+        batch_id,
+    )
+    counted = query(
+        dsn,
+        "SELECT count(*)::int, count(*) FILTER (WHERE status = 'PENDING')::int,"
+        " count(*) FILTER (WHERE status = 'RUNNING')::int,"
+        " count(*) FILTER (WHERE status = 'COMPLETED')::int,"
+        " count(*) FILTER (WHERE status = 'FAILED')::int,"
+        " count(*) FILTER (WHERE status = 'CANCELLED')::int,"
+        " coalesce(sum(coalesce(size, 1)), 0),"
+        " coalesce(sum(coalesce(size, 1) * CASE WHEN status IN ('COMPLETED', 'FAILED',"
+        " 'CANCELLED') THEN 100 ELSE progress END), 0)"
+        " FROM async_tasks WHERE parent_id = %s",
+        batch_id,
+    )
+    assert kept == counted
+
+
 def rows(dsn, task_id):
     return query(
         dsn,
@@ -83,6 +107,7 @@ def test_batch_of_20_with_sizes_rolls_up_percent_eta_and_completes(init_dsn, val
     counts = {"total": 20, "pending": 0, "running": 0, "completed": 20, "failed": 0, "cancelled": 0}
     assert result == {"children": counts}
 
+    assert_counters_match_the_children(init_dsn, batch.task_id)
     parent_rows = rows(init_dsn, batch.task_id)
     assert len(parent_rows) == 40, "one row per change of the batch"
     assert [r[0] for r in parent_rows] == list(range(1, 41))
@@ -252,6 +277,7 @@ def test_concurrent_children_and_a_racing_cancel_neither_lose_updates_nor_deadlo
         batch.task_id,
     )
     assert unfinished == [(0,)]
+    assert_counters_match_the_children(init_dsn, batch.task_id)
 
 
 def test_concurrent_children_roll_up_to_exactly_the_final_state(init_dsn):
@@ -273,6 +299,7 @@ def test_concurrent_children_roll_up_to_exactly_the_final_state(init_dsn):
         worker.result()
     # every child at 95 %: the batch is exactly there, however the reports interleaved
     assert task_row(init_dsn, batch.task_id)[:2] == ("RUNNING", 95)
+    assert_counters_match_the_children(init_dsn, batch.task_id)
     seqs = [r[0] for r in rows(init_dsn, batch.task_id)]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -462,3 +489,21 @@ def test_demo_batch(init_dsn):
         " WHERE p.status = 'COMPLETED' ORDER BY c.size",
     )
     assert sizes == [(1,), (2,), (3,)]
+
+
+def test_a_deleted_child_leaves_the_counts_and_deleting_the_batch_takes_everything(init_dsn):
+    with connect(init_dsn) as conn:
+        batch = ProgressReporter.create_batch(conn, "import")
+        first, second, third = batch.add_children("episode", [None] * 3, sizes=[1, 1, 2])
+        first.complete()
+        second.report(50)
+        assert task_row(init_dsn, batch.task_id)[:2] == ("RUNNING", Decimal("37.50"))
+        conn.execute("DELETE FROM async_tasks WHERE id = %s", (third.task_id,))
+        assert_counters_match_the_children(init_dsn, batch.task_id)
+        assert task_row(init_dsn, batch.task_id)[:2] == ("RUNNING", 75)
+        second.complete()
+        assert task_row(init_dsn, batch.task_id)[:2] == ("COMPLETED", 100)
+        conn.execute("DELETE FROM async_tasks WHERE id = %s", (batch.task_id,))
+    assert query(init_dsn, "SELECT count(*) FROM async_tasks") == [(0,)]
+    assert query(init_dsn, "SELECT count(*) FROM task_batches") == [(0,)]
+    assert query(init_dsn, "SELECT count(*) FROM task_progress") == [(0,)]

@@ -136,19 +136,15 @@ class ProgressReporter:
                 isinstance(size, bool) or not isinstance(size, int | float) or not size > 0
             ):
                 raise ReportError(f"a child's size must be a positive number, not {size!r}.")
-        ids: list[UUID] = []
         try:
             with self.conn.transaction():
-                for n, input_data in enumerate(inputs):
-                    ids.append(
-                        store.create_task(
-                            self.conn,
-                            task_type,
-                            dict(input_data or {}),
-                            parent_id=self.task_id,
-                            size=sizes[n] if sizes is not None else None,
-                        )
-                    )
+                ids = store.create_children(
+                    self.conn,
+                    self.task_id,
+                    task_type,
+                    [dict(i or {}) for i in inputs],
+                    list(sizes) if sizes is not None else [None] * len(inputs),
+                )
         except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
             raise ReportError(
                 f"cannot add children to {self.task_id}: {exc.diag.message_primary}."

@@ -2,8 +2,9 @@
 
 Every statement is a constant with bound parameters (never string formatting;
 list_tasks joins constant conditions with psycopg.sql). Batches are rolled up
-by the database (sql/init/14), not here; cancel_task cascades to a batch's
-children, locking them before the batch (the lock order of every writer).
+by the database (sql/init/14: a batch's counts are its task_batches row), not
+here; cancel_task cascades to a batch's children, locking them before the
+batch (the lock order of every writer).
 Functions take a connection and return plain data; the caller decides the
 transaction (the reporter wraps lock → append → update in one, so the NOTIFY
 of the appended row fires when that transaction commits).
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -55,16 +56,7 @@ _LAST_ROW = sql.SQL("""
          ORDER BY tp.seq DESC
          LIMIT 1
     ) AS p ON true
-    LEFT JOIN LATERAL (
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE c.status = 'PENDING') AS pending,
-               count(*) FILTER (WHERE c.status = 'RUNNING') AS running,
-               count(*) FILTER (WHERE c.status = 'COMPLETED') AS completed,
-               count(*) FILTER (WHERE c.status = 'FAILED') AS failed,
-               count(*) FILTER (WHERE c.status = 'CANCELLED') AS cancelled
-          FROM async_tasks AS c
-         WHERE t.is_batch AND c.parent_id = t.id
-    ) AS k ON true
+    LEFT JOIN task_batches AS k ON k.task_id = t.id
 """)
 _FETCH_TASK = sql.SQL("SELECT {} FROM async_tasks AS t {} WHERE t.id = %s").format(
     _TASK_COLUMNS, _LAST_ROW
@@ -231,6 +223,30 @@ def create_task(
     ).fetchone()
     assert row is not None
     return UUID(str(row[0]))
+
+
+def create_children(
+    conn: Connection,
+    parent_id: UUID,
+    task_type: str,
+    inputs: list[dict[str, Any]],
+    sizes: list[float | None],
+) -> list[UUID]:
+    """Insert a batch's PENDING children in ONE statement (the roll-up runs once); their ids."""
+    ids = [uuid4() for _ in inputs]
+    conn.execute(
+        "INSERT INTO async_tasks (id, task_type, input_data, parent_id, size)"
+        " SELECT u.id, %s, u.input_data, %s, u.size"
+        " FROM unnest(%s::uuid[], %s::jsonb[], %s::numeric[]) AS u (id, input_data, size)",
+        (
+            task_type,
+            parent_id,
+            ids,
+            [Jsonb(i) for i in inputs],
+            [Decimal(str(size)) if size is not None else None for size in sizes],
+        ),
+    )
+    return ids
 
 
 def lock_task(conn: Connection, task_id: UUID) -> TaskState | None:
