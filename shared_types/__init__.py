@@ -22,6 +22,7 @@ from shared_types.models_db import (
     GenesisSession,
     Memory,
     Novel,
+    TaskBatch,
     TaskProgress,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "MemoryStatus",
     "Novel",
     "OutboxStatus",
+    "TaskBatch",
     "TaskProgress",
     "TaskStatus",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "Memory",
     "Novel",
     "OutboxStatus",
+    "TaskBatch",
     "TaskProgress",
     "TaskStatus",
 ]
@@ -170,6 +171,27 @@ class AsyncTask(BaseModel):
     updated_at: AwareDatetime = Field(
         description=(
             "When the row was last changed; maintained by trigger async_tasks_set_updated_at."
+        ),
+    )
+    parent_id: UUID | None = Field(
+        default=None,
+        description=(
+            "The batch this task belongs to; NULL for a task on its own or a batch. Children are "
+            "deleted with their batch."
+        ),
+    )
+    is_batch: bool = Field(
+        default=False,
+        description=(
+            "True for a batch: a parent task whose status and progress are rolled up from its "
+            "children."
+        ),
+    )
+    size: Decimal | None = Field(
+        default=None,
+        allow_inf_nan=True,
+        description=(
+            "Weight of a child in its batch's percent (e.g. bytes or items); NULL counts as 1."
         ),
     )
 
@@ -485,6 +507,37 @@ class Novel(BaseModel):
     )
 
 
+class TaskBatch(BaseModel):
+    """Running totals of each batch's children (one row per batch, kept by trigger
+    async_tasks_batch_roll_up): the batch's status and percent follow from them in O(1).
+    """
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, defer_build=True)
+    __table__: ClassVar[str] = "public.task_batches"
+
+    id: UUID = Field(description="Row id (random UUID).")
+    task_id: UUID = Field(description="The batch (an async_tasks row with is_batch); one row each.")
+    total: int = Field(default=0, description="Children of the batch.")
+    pending: int = Field(default=0, description="Children PENDING.")
+    running: int = Field(default=0, description="Children RUNNING.")
+    completed: int = Field(default=0, description="Children COMPLETED.")
+    failed: int = Field(default=0, description="Children FAILED.")
+    cancelled: int = Field(default=0, description="Children CANCELLED.")
+    weight: Decimal = Field(
+        default=Decimal("0"),
+        allow_inf_nan=True,
+        description="Sum of the children's sizes (NULL counting 1).",
+    )
+    settled: Decimal = Field(
+        default=Decimal("0"),
+        allow_inf_nan=True,
+        description=(
+            "Sum of size * percent over the children, a finished child counting 100; the batch's "
+            "percent is settled / weight."
+        ),
+    )
+
+
 class TaskProgress(BaseModel):
     """Append-only progress history of async tasks (one row per progress report); each insert is
     announced with NOTIFY on channel task_progress for live streaming.
@@ -525,6 +578,21 @@ class TaskProgress(BaseModel):
     created_at: AwareDatetime = Field(
         description=(
             "When the row was inserted (clock_timestamp(): increasing within a transaction)."
+        ),
+    )
+    eta_seconds: Decimal | None = Field(
+        default=None,
+        max_digits=10,
+        decimal_places=1,
+        description=(
+            "Estimated seconds until the task completes, as of this row (rate of percent over the "
+            "recent rows); NULL when unknown. Set by trigger task_progress_fill."
+        ),
+    )
+    parent_id: UUID | None = Field(
+        default=None,
+        description=(
+            "Copy of the task's async_tasks.parent_id (its batch), set on insert; NULL when none."
         ),
     )
 

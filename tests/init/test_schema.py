@@ -43,6 +43,7 @@ from shared_types import (
     MemoryStatus,
     Novel,
     OutboxStatus,
+    TaskBatch,
     TaskProgress,
     TaskStatus,
 )
@@ -64,6 +65,7 @@ EXPECTED_FILES = [
     "11-memories.sql",
     "12-memories-task-id.sql",
     "13-task-progress.sql",
+    "14-task-batches.sql",
 ]
 #: Every up file has its down file (rollback to 0 undoes the schema: test_down.py).
 DOWN_FILES = [name.removesuffix(".sql") + ".down.sql" for name in EXPECTED_FILES]
@@ -77,6 +79,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "genesis_sessions": GenesisSession,
     "memories": Memory,
     "novels": Novel,
+    "task_batches": TaskBatch,
     "task_progress": TaskProgress,
 }
 
@@ -202,6 +205,20 @@ def new_progress(conn: Conn, **kw: Any) -> Row:
     return insert(conn, "task_progress", **{"status": "RUNNING", "percent": Decimal("10"), **kw})
 
 
+def batch_counters(conn: Conn) -> Row:
+    """A batch with one sized child at 40 %: its task_batches row, kept by the roll-up."""
+    batch = new_task(conn, is_batch=True)["id"]
+    new_task(
+        conn,
+        parent_id=batch,
+        size=Decimal("2"),
+        status="RUNNING",
+        progress=Decimal("40"),
+        started_at=dt.datetime.now(dt.UTC),
+    )
+    return fetch(conn, "task_batches", "task_id", batch)
+
+
 def full_rows() -> dict[str, Callable[[Conn], Row]]:
     """A row per table with every nullable column filled (the round trip covers them)."""
 
@@ -209,6 +226,8 @@ def full_rows() -> dict[str, Callable[[Conn], Row]]:
         command = new_command(conn)
         return new_task(
             conn,
+            parent_id=new_task(conn, is_batch=True)["id"],
+            size=Decimal("2.5"),
             triggered_by_command_id=command["id"],
             status="COMPLETED",
             progress=Decimal("100"),
@@ -256,8 +275,15 @@ def full_rows() -> dict[str, Callable[[Conn], Row]]:
             c, content="It was a dark night.", status="READY", task_id=new_task(c)["id"]
         ),
         "novels": new_novel,
+        "task_batches": batch_counters,
         "task_progress": lambda c: new_progress(
-            c, stage="extracting", message="half way", data={"chunk": 5}, percent=Decimal("50.5")
+            c,
+            task_id=new_task(c, parent_id=new_task(c, is_batch=True)["id"])["id"],
+            stage="extracting",
+            message="half way",
+            data={"chunk": 5},
+            percent=Decimal("50.5"),
+            eta_seconds=Decimal("12.5"),
         ),
     }
 
@@ -1031,6 +1057,7 @@ def test_minimal_rows_validate_with_nullable_fields_none(conn: Conn) -> None:
         "genesis_sessions": new_genesis(conn),
         "memories": new_memory(conn),
         "novels": new_novel(conn),
+        "task_batches": batch_counters(conn),
         "task_progress": new_progress(conn),
     }
     for table, row in rows.items():

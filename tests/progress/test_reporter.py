@@ -174,3 +174,31 @@ def test_episode_pipeline_rows(init_dsn):
     assert query(
         init_dsn, "SELECT title, status, task_id FROM memories WHERE id = %s", memory_id
     ) == [("Pilot", "READY", rep.task_id)]
+
+
+def test_a_childs_notify_carries_its_batch_and_eta_then_the_batchs_row_follows(init_dsn):
+    with connect(init_dsn) as conn, connect(init_dsn) as listener:
+        batch = ProgressReporter.create_batch(conn, "test.batch")
+        (child,) = batch.add_children("test.child", [{"n": 1}], sizes=[4])
+        listener.execute("LISTEN task_progress")
+        child.report(10)
+        child.report(60)
+        sent = notifications(listener)
+    assert [(n["task_id"], n["seq"], n["percent"]) for n in sent] == [
+        (str(child.task_id), 1, 10),
+        (str(batch.task_id), 1, 10),
+        (str(child.task_id), 2, 60),
+        (str(batch.task_id), 2, 60),
+    ]
+    assert [n["parent_id"] for n in sent] == [str(batch.task_id), None] * 2
+    assert sent[0]["eta_seconds"] is None and sent[2]["eta_seconds"] >= 0
+    assert sent[1]["data"] == {
+        "children": {
+            "total": 1,
+            "pending": 0,
+            "running": 1,
+            "completed": 0,
+            "failed": 0,
+            "cancelled": 0,
+        }
+    }

@@ -1,5 +1,7 @@
 """CLI commands of the progress feature: ``progress install / status``, ``serve``,
-``demo episode``, ``tasks watch``.
+``demo episode|batch``.
+
+The server's terminal clients (``tasks watch|list``) are in :mod:`sqlmig.cli.tasks`.
 
 Only click is imported at module level (``sqlmig --help`` stays fast); the
 library (:mod:`sqlmig.progress`, psycopg) is imported inside the commands.
@@ -234,6 +236,70 @@ def episode(state: CliState, delay_s: float, url: str, title: str, fail_at: str 
         demo.run_episode(rep, memory_id, delay_s=delay_s, fail_at=fail_at, on_stage=shown)
 
 
+@demo.command("batch")
+@click.option(
+    "--children",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Episodes in the batch (sizes 1, 2, 3 ... weigh them).",
+)
+@click.option(
+    "--delay",
+    "delay_s",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    metavar="S",
+    help="Seconds between a child's stages.",
+)
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Base URL of `sqlmig serve`, for the page link.",
+)
+@click.option(
+    "--fail-child", type=click.IntRange(min=1), metavar="K", help="Fail the K-th child on purpose."
+)
+@pass_state
+def batch(state: CliState, children: int, delay_s: float, url: str, fail_child: int | None) -> None:
+    """Run a batch import: a parent task whose children run the episode stages in turn.
+
+    The database rolls the children up into the parent (percent weighted by
+    size, status, ETA); follow it with `sqlmig tasks watch ID` or its page,
+    and cancel the parent there to cancel every child. Exit 1 if it fails.
+    """
+    from sqlmig.core.errors import SqlmigError
+    from sqlmig.progress import demo, store
+    from sqlmig.progress.reporter import ProgressReporter
+
+    base = url.rstrip("/")
+
+    def started(parent: ProgressReporter) -> None:
+        click.echo(f"batch {parent.task_id} ({children} children)")
+        click.echo(f"progress page: {base}/tasks/{parent.task_id}")
+        click.echo(f"in a terminal: sqlmig tasks watch {parent.task_id} --url {base}")
+
+    def finished(n: int, outcome: str) -> None:
+        click.echo(f"child {n}/{children} {outcome}")
+
+    with _connect_checked(state.settings()) as conn:
+        parent = demo.run_batch(
+            conn,
+            children=children,
+            delay_s=delay_s,
+            fail_child=fail_child,
+            on_batch=started,
+            on_child=finished,
+        )
+        status = store.task_status(conn, parent.task_id)
+    click.echo(f"batch {status}")
+    if status != "COMPLETED":
+        raise SqlmigError(f"batch {parent.task_id} ended {status}.")
+
+
 @click.group()
 def progress() -> None:
     """The progress tables in any database: a migration track shipped with sqlmig."""
@@ -293,39 +359,3 @@ def track_status(state: CliState) -> None:
         state.dump({"migrations": plan_json(plan), "counts": plan.counts()})
     else:
         render_plan(plan)
-
-
-@click.group()
-def tasks() -> None:
-    """Follow async tasks through the progress server."""
-
-
-@tasks.command("watch")
-@click.argument("task_id")
-@click.option(
-    "--url",
-    default=DEFAULT_URL,
-    show_default=True,
-    envvar="SQLMIG_URL",
-    help="Base URL of `sqlmig serve` [env: SQLMIG_URL].",
-)
-@click.option(
-    "--token",
-    envvar="SQLMIG_TOKEN",
-    metavar="TOKEN",
-    help="Bearer token of the server [env: SQLMIG_TOKEN].",
-)
-@pass_state
-def watch(state: CliState, task_id: str, url: str, token: str | None) -> None:
-    """Show a task's progress as a terminal bar until it finishes (exit 1 if it fails).
-
-    Reconnects by itself (with Last-Event-ID) when the connection drops.
-    """
-    from sqlmig.progress.watch import watch as follow
-
-    state.keep_secret(token)
-    final = follow(url, task_id, token=token or None)
-    if final is None:
-        click.echo("The task had already finished.")
-    else:
-        click.echo("Completed.")

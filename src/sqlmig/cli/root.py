@@ -42,7 +42,7 @@ class _Group(click.Group):
         "serve": "sqlmig.cli.progress:serve",
         "progress": "sqlmig.cli.progress:progress",
         "demo": "sqlmig.cli.progress:demo",
-        "tasks": "sqlmig.cli.progress:tasks",
+        "tasks": "sqlmig.cli.tasks:tasks",
         "help": "sqlmig.cli.help:help_",
         "history": "sqlmig.cli.history:history",
         "lint": "sqlmig.cli.lint:lint",

@@ -1,8 +1,10 @@
 """The WSGI application: routes, JSON endpoints, CORS; streams, pages and auth delegated.
 
     GET  /api/v1/health                   listener state and counts (no token needed)
-    GET  /api/v1/tasks                    recent tasks (?limit=1..500, ?status=RUNNING)
-    GET  /api/v1/tasks/{id}               one task
+    GET  /api/v1/tasks                    tasks newest first: ?status= ?type= ?parent=ID|none
+                                          ?limit=1..500 ?cursor= (listing.py)
+    GET  /api/v1/tasks/{id}               one task (a batch: with its children's counts)
+    GET  /api/v1/tasks/{id}/children      a batch's children, paged like the list
     GET  /api/v1/tasks/{id}/stream        text/event-stream (Last-Event-ID / ?last_event_id=)
     POST /api/v1/tasks/{id}/cancel        200, or 409 when it already finished
     GET  /tasks/{id}                      the progress page (page.html)
@@ -36,14 +38,13 @@ import psycopg
 
 from sqlmig.core.errors import DatabaseUnavailable
 from sqlmig.core.redact import redact
-from sqlmig.progress import pages, store
+from sqlmig.progress import listing, pages, store
 from sqlmig.progress.auth import Auth
 from sqlmig.progress.hub import Hub
 from sqlmig.progress.pool import Pool
 from sqlmig.progress.stream import open_stream
 from sqlmig.progress.web import (
     API,
-    ASCII_INT,
     CONNECTIONS_KEY,
     HTTPError,
     html_error,
@@ -71,6 +72,7 @@ _ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
     (re.compile(rf"^{API}/tasks$"), "list", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)$"), "task", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/stream$"), "stream", ("GET",)),
+    (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/children$"), "children", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/cancel$"), "cancel", ("POST",)),
     (re.compile(r"^/tasks/(?P<id>[^/]+)/?$"), "page", ("GET",)),
     (re.compile(r"^/(?:tasks/?)?$"), "dashboard", ("GET",)),
@@ -230,10 +232,16 @@ class ProgressApp:
                 body["connections"], body["max_connections"] = environ[CONNECTIONS_KEY]
             return (200 if ok else 503), body
         if route == "list":
-            limit, status = _list_args(query(environ))
-            tasks = self.pool.run(lambda c: store.list_tasks(c, limit=limit, status=status))
-            return 200, {"tasks": [_with_links(t) for t in tasks]}
+            page = listing.parse(query(environ))
+            body = self.pool.run(page.fetch)
+            return 200, {**body, "tasks": [_with_links(t) for t in body["tasks"]]}
         tid = task_id(match["id"])
+        if route == "children":
+            page = listing.parse(query(environ), parent=tid)
+            if self.pool.run(lambda c: store.task_status(c, tid)) is None:
+                raise HTTPError(404, f"no task {tid}.")
+            body = self.pool.run(page.fetch)
+            return 200, {**body, "tasks": [_with_links(t) for t in body["tasks"]]}
         if route == "task":
             task = self.pool.run(lambda c: store.fetch_task(c, tid))
             if task is None:
@@ -295,20 +303,6 @@ class ProgressApp:
         return pages.serve(start_response, "dashboard.html", config)
 
 
-def _list_args(params: dict[str, str]) -> tuple[int, str | None]:
-    raw_limit = params.get("limit", "50")
-    if not ASCII_INT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= 500:
-        raise HTTPError(400, f"limit must be an integer from 1 to 500, not {raw_limit[:16]!r}.")
-    status = params.get("status") or None
-    if status is not None:
-        status = status.upper()
-        if status not in store.TASK_STATUSES:
-            raise HTTPError(
-                400, f"unknown status {status[:16]!r}; one of {', '.join(store.TASK_STATUSES)}."
-            )
-    return int(raw_limit), status
-
-
 def _with_links(task: dict[str, Any]) -> dict[str, Any]:
     tid = task["id"]
     return {
@@ -318,6 +312,7 @@ def _with_links(task: dict[str, Any]) -> dict[str, Any]:
             "stream": f"{API}/tasks/{tid}/stream",
             "cancel": f"{API}/tasks/{tid}/cancel",
             "page": f"/tasks/{tid}",
+            **({"children": f"{API}/tasks/{tid}/children"} if task.get("is_batch") else {}),
         },
     }
 

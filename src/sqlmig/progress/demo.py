@@ -108,3 +108,46 @@ def run_episode(
             reporter.fail(exc)
             _set_memory_status(conn, memory_id, "FAILED")
         raise
+
+
+def run_batch(
+    conn: Connection,
+    *,
+    children: int = 5,
+    delay_s: float = 0.5,
+    fail_child: int | None = None,
+    on_batch: Callable[[ProgressReporter], None] | None = None,
+    on_child: Callable[[int, str], None] | None = None,
+) -> ProgressReporter:
+    """A batch import of ``children`` episodes (sizes 1, 2, 3 ...), run one after another.
+
+    Each child reports the episode stages ``delay_s`` apart (without memories
+    rows: the batch is about the roll-up). ``fail_child`` (1-based) fails that
+    child on purpose; the others go on, so the batch ends FAILED. Cancelling
+    the batch stops the run with :class:`TaskCancelled`.
+    """
+    batch = ProgressReporter.create_batch(
+        conn, "memory.batch_import", input_data={"episodes": children}
+    )
+    reporters = batch.add_children(
+        "memory.episode",
+        [{"title": f"Episode {n}"} for n in range(1, children + 1)],
+        sizes=[float(n) for n in range(1, children + 1)],
+    )
+    if on_batch:
+        on_batch(batch)
+    for n, child in enumerate(reporters, 1):
+        try:
+            for stage in EPISODE_STAGES[:-1]:
+                if fail_child == n and stage.stage == "extracting":
+                    raise TaskFailed(f"episode {n}: simulated failure (--fail-child).")
+                child.report(stage.percent, stage.message, stage=stage.stage)
+                child.sleep(delay_s)
+            child.complete({"episode": n})
+            outcome = "completed"
+        except TaskFailed as exc:
+            child.fail(exc)
+            outcome = "failed"
+        if on_child:
+            on_child(n, outcome)
+    return batch

@@ -6,8 +6,14 @@ Nothing here touches a socket or a database. One progress row becomes one event:
 
     id: 3              the row's per-task ``seq`` (what ``Last-Event-ID`` resumes after)
     event: progress    progress (PENDING/RUNNING) | completed | failed | cancelled
-    data: {...}        the row as one line of JSON
+    data: {...}        the row as one line of JSON (:meth:`ProgressEvent.payload`)
     (blank line)       dispatches the event
+
+The data's fields are published as a JSON Schema (``event.schema.json`` in
+this package, :func:`event_schema`; docs/progress.md): the row's own fields,
+``eta_seconds`` and ``parent_id`` (set on the row by the database, sql/init/14),
+and the fields MemStack's task page reads (``id``, ``progress``, ``result``,
+``error``), derived here.
 
 Encoding rules (as in the HTML living standard, and as sse-starlette does):
 multi-line data becomes several ``data:`` lines (CRLF, CR and LF all count
@@ -18,11 +24,14 @@ as line breaks); ``id``, ``event`` and comments may not contain a line break
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from importlib import resources
 from typing import Any
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
@@ -116,6 +125,8 @@ class ProgressEvent:
     row_id: int = 0
     # True when NOTIFY cut the message or data to fit 8000 bytes: read the row by row_id.
     truncated: bool = False
+    eta_seconds: float | None = None
+    parent_id: str | None = None
     _sse: bytes = field(default=b"", compare=False, repr=False)
 
     @property
@@ -136,7 +147,28 @@ class ProgressEvent:
             "message": self.message,
             "data": self.data,
             "created_at": self.created_at,
+            # MemStack's page reads id (the task), progress (an integer percent),
+            # result (on completed) and error (a string, on failed).
+            "id": self.task_id,
+            "progress": math.floor(self.percent),
+            "eta_seconds": self.eta_seconds,
+            "parent_id": self.parent_id,
+            "result": self._result(),
+            "error": self._error(),
         }
+
+    def _result(self) -> Any:
+        if self.status != "COMPLETED" or not isinstance(self.data, dict):
+            return None
+        return self.data.get("result")
+
+    def _error(self) -> str | None:
+        if self.status != "FAILED":
+            return None
+        error = (self.data or {}).get("error") if isinstance(self.data, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:
+            return str(error["message"])
+        return self.message or "failed"
 
     def sse(self) -> bytes:
         """The encoded event; computed once and shared by every subscriber."""
@@ -150,6 +182,7 @@ class ProgressEvent:
     def from_row(cls, row: Mapping[str, Any], *, truncated: bool = False) -> ProgressEvent:
         """From a task_progress row (dict) or the decoded NOTIFY JSON."""
         created = row["created_at"]
+        eta, parent = row.get("eta_seconds"), row.get("parent_id")
         return cls(
             task_id=str(row["task_id"]),
             seq=int(row["seq"]),
@@ -161,6 +194,36 @@ class ProgressEvent:
             created_at=created.isoformat() if isinstance(created, datetime) else str(created),
             row_id=int(row.get("id") or 0),
             truncated=truncated,
+            eta_seconds=float(eta) if eta is not None else None,
+            parent_id=str(parent) if parent is not None else None,
+        )
+
+    @classmethod
+    def from_task(cls, task: Mapping[str, Any]) -> ProgressEvent:
+        """The terminal event of a task that finished without a terminal row.
+
+        ``task`` is :func:`sqlmig.progress.store.fetch_task`'s JSON; the event
+        repeats the last row's seq (it has no row of its own).
+        """
+        status = str(task["status"])
+        data: dict[str, Any] | None = None
+        if task.get("error"):
+            data = {"error": task["error"]}
+        elif status == "COMPLETED" and task.get("result") is not None:
+            data = {"result": task["result"]}
+        return cls.from_row(
+            {
+                "task_id": task["id"],
+                "seq": task["last_seq"],
+                "status": status,
+                "percent": task["progress"],
+                "stage": task.get("stage"),
+                "message": task.get("message") or status.lower(),
+                "data": data,
+                "created_at": task.get("completed_at") or task.get("updated_at"),
+                "eta_seconds": 0 if status == "COMPLETED" else None,
+                "parent_id": task.get("parent_id"),
+            }
         )
 
     @classmethod
@@ -168,6 +231,14 @@ class ProgressEvent:
         """From the JSON that trigger task_progress_notify sends (sql/init/13)."""
         body = json.loads(payload)
         return cls.from_row(body, truncated=bool(body.get("truncated")))
+
+
+@cache
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an event's data, as published in the package."""
+    text = resources.files("sqlmig.progress").joinpath("event.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 # -- parsing (the terminal client and the tests read streams with this) ------------------

@@ -52,6 +52,7 @@ PRESENT: dict[int, str] = {
     " pg_catalog.to_regclass('memories') AND attname = 'task_id' AND NOT attisdropped)",
     5: "pg_catalog.to_regclass('task_progress') IS NOT NULL"
     " AND pg_catalog.to_regprocedure('task_progress_notify()') IS NOT NULL",
+    6: "pg_catalog.to_regclass('task_batches') IS NOT NULL",
 }
 
 

@@ -21,6 +21,21 @@ Pass an autocommit connection: each call commits on its own, so browsers
 see it at once. (Inside an outer transaction, psycopg makes the report a
 savepoint and nothing is sent before the outer COMMIT.)
 
+Batches (sql/init/14): a parent task whose children are reported on as
+usual; the database rolls their status and size-weighted percent up into the
+parent (so a batch has no reports of its own, and cancelling it cancels the
+children, whose reporters then raise :class:`TaskCancelled`)::
+
+    batch = ProgressReporter.create_batch(conn, "memory.batch_import")
+    children = batch.add_children("memory.episode", [{"title": t} for t in titles],
+                                  sizes=[len(text) for text in texts])
+    for child in children:  # or in parallel, each on its own connection
+        child.report(50, "Extracting")
+        child.complete()
+
+Add every child in one call (one transaction) before any child finishes: a
+batch whose children have all finished is finished.
+
 Cancellation needs no schema change: ``POST .../cancel`` sets the task
 CANCELLED (with completed_at, as the table's CHECKs require) and appends a
 CANCELLED row. The reporter's next call sees the status under the row lock
@@ -33,9 +48,11 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+import psycopg
 
 from sqlmig.core.errors import SqlmigError, UsageError
 from sqlmig.core.redact import redact
@@ -82,6 +99,69 @@ class ProgressReporter:
             task_id = store.create_task(conn, task_type, dict(input_data or {}))
         return cls(conn, task_id)
 
+    @classmethod
+    def create_batch(
+        cls,
+        conn: Connection,
+        task_type: str,
+        *,
+        input_data: Mapping[str, Any] | None = None,
+    ) -> ProgressReporter:
+        """Insert a PENDING batch (a parent for :meth:`add_children`); returns its reporter."""
+        if not task_type.strip():
+            raise ReportError("task_type must not be blank.")
+        with conn.transaction():
+            task_id = store.create_task(conn, task_type, dict(input_data or {}), is_batch=True)
+        return cls(conn, task_id)
+
+    def add_children(
+        self,
+        task_type: str,
+        inputs: Sequence[Mapping[str, Any] | None],
+        *,
+        sizes: Sequence[float | None] | None = None,
+        conn: Connection | None = None,
+    ) -> list[ProgressReporter]:
+        """Add PENDING children to this batch in one transaction; their reporters, in order.
+
+        ``sizes`` weigh the children in the batch's percent (None: 1 each).
+        The reporters use ``conn`` (default: the batch's connection).
+        """
+        if not task_type.strip():
+            raise ReportError("task_type must not be blank.")
+        if sizes is not None and len(sizes) != len(inputs):
+            raise ReportError(f"{len(sizes)} sizes for {len(inputs)} children.")
+        for size in sizes or ():
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int | float) or not size > 0
+            ):
+                raise ReportError(f"a child's size must be a positive number, not {size!r}.")
+        try:
+            with self.conn.transaction():
+                ids = store.create_children(
+                    self.conn,
+                    self.task_id,
+                    task_type,
+                    [dict(i or {}) for i in inputs],
+                    list(sizes) if sizes is not None else [None] * len(inputs),
+                )
+        except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
+            raise ReportError(
+                f"cannot add children to {self.task_id}: {exc.diag.message_primary}."
+            ) from None
+        return [ProgressReporter(conn or self.conn, task_id) for task_id in ids]
+
+    def add_child(
+        self,
+        task_type: str,
+        input_data: Mapping[str, Any] | None = None,
+        *,
+        size: float | None = None,
+        conn: Connection | None = None,
+    ) -> ProgressReporter:
+        """One child (see :meth:`add_children`)."""
+        return self.add_children(task_type, [input_data], sizes=[size], conn=conn)[0]
+
     def report(
         self,
         percent: float,
@@ -97,7 +177,7 @@ class ProgressReporter:
         """
         _check_percent(percent)
         with self.conn.transaction():
-            state = self._lock()
+            state = self._lock(own_progress=True)
             if percent < state.progress:
                 raise ReportError(
                     f"progress cannot go backwards: task {self.task_id} is at "
@@ -118,7 +198,7 @@ class ProgressReporter:
     def complete(self, result: Mapping[str, Any] | None = None, message: str = "Completed") -> int:
         """Finish the task at 100 % with an optional result (a JSON object)."""
         with self.conn.transaction():
-            self._lock()
+            self._lock(own_progress=True)
             seq = store.append_progress(
                 self.conn,
                 self.task_id,
@@ -168,7 +248,7 @@ class ProgressReporter:
                 return
             time.sleep(min(poll_s, left))
 
-    def _lock(self) -> store.TaskState:
+    def _lock(self, *, own_progress: bool = False) -> store.TaskState:
         state = store.lock_task(self.conn, self.task_id)
         if state is None:
             raise ReportError(f"no task {self.task_id}.")
@@ -176,6 +256,10 @@ class ProgressReporter:
             raise TaskCancelled(self.task_id)
         if state.status in TERMINAL_STATUSES:
             raise ReportError(f"task {self.task_id} is already {state.status}; cannot report.")
+        if own_progress and state.is_batch:
+            raise ReportError(
+                f"task {self.task_id} is a batch: its progress comes from its children."
+            )
         return state
 
 

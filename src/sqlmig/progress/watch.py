@@ -1,4 +1,4 @@
-"""The terminal client of ``sqlmig tasks watch``: the same SSE stream the page uses.
+"""The terminal client of ``sqlmig tasks watch`` / ``tasks list``: the page's stream and API.
 
     follow(): GET .../stream ──▶ Parser ──▶ on_event(message) ──▶ terminal event: return it
                  ▲                                   │ connection lost / 503
@@ -6,7 +6,9 @@
                      resend Last-Event-ID ◀──────────┘
 
 :class:`Bar` renders events: one line per row, and on a terminal a bar
-redrawn in place below them.
+redrawn in place below them. A batch's rows say how many children are done,
+failed and running, so watching a batch shows its bar and those counts until
+the batch ends. :func:`get_json` and :func:`task_table` serve ``tasks list``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, NoReturn
-from urllib.parse import quote, urlsplit
+from typing import IO, Any, NoReturn
+from urllib.parse import quote, urlencode, urlsplit
 
 from sqlmig.core.backoff import Backoff
 from sqlmig.core.errors import ProgressServerUnreachable, SqlmigError, UsageError
@@ -152,6 +154,7 @@ class Bar:
     width: int = 30
     _first: tuple[datetime, float] | None = None  # (created_at, percent) of the first row
     _latest: tuple[datetime, float, float] | None = None  # (created_at, percent, local arrival)
+    _eta_s: float | None = None  # the server's eta_seconds of the latest row, when known
     _state: str = ""
 
     def __post_init__(self) -> None:
@@ -161,6 +164,8 @@ class Bar:
     def event(self, message: Message) -> None:
         row = message.json()
         percent = float(row["percent"])
+        eta = row.get("eta_seconds")
+        self._eta_s = float(eta) if isinstance(eta, int | float) else None
         with contextlib.suppress(ValueError, TypeError, KeyError):
             at = datetime.fromisoformat(row["created_at"])
             if self._first is None:
@@ -190,7 +195,10 @@ class Bar:
         elapsed = (at - first_at).total_seconds() + time.monotonic() - arrived
         done = percent - first_pct
         eta = ""
-        if done > 0 and percent < 100:
+        if self._eta_s is not None and percent < 100:
+            # the server's estimate as of that row, less the time since it arrived
+            eta = f", ETA {max(0.0, self._eta_s - (time.monotonic() - arrived)):.0f} s"
+        elif done > 0 and percent < 100:
             eta = f", ETA {elapsed * (100 - percent) / done:.0f} s"
         filled = int(self.width * percent / 100)
         bar = "#" * filled + "-" * (self.width - filled)
@@ -217,3 +225,71 @@ def watch(
     if final.event == "cancelled":
         raise TaskDidNotComplete(f"task {task_id} was cancelled: {row.get('message')}")
     return final
+
+
+def get_json(
+    base_url: str, path: str, *, token: str | None = None, params: dict[str, str] | None = None
+) -> Any:
+    """GET a JSON endpoint of the progress server (``path`` below /api/v1)."""
+    target = _Target.parse(base_url)
+    url = f"{target.prefix}/api/v1{path}"
+    if params:
+        url += "?" + urlencode(params)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn = target.connection(_READ_TIMEOUT_S)
+    try:
+        try:
+            conn.request("GET", url, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProgressServerUnreachable(
+                f"cannot reach the progress server at {base_url}: {exc}. "
+                "Is `sqlmig serve` running there?"
+            ) from None
+        if response.status != 200:
+            _raise_for(response.status, body, path, retryable=())
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def _children_text(children: dict[str, int]) -> str:
+    text = f"{children['completed']}/{children['total']} done"
+    for name in ("failed", "cancelled", "running"):
+        if children.get(name):
+            text += f", {children[name]} {name}"
+    return text
+
+
+def _eta_text(task: dict[str, Any]) -> str:
+    eta = task.get("eta_seconds")
+    if task.get("terminal") or not isinstance(eta, int | float):
+        return "-"
+    return f"{eta:.0f}s"
+
+
+def task_table(tasks: list[dict[str, Any]]) -> list[str]:
+    """``tasks list``'s lines: a header and one row per task (a batch with its counts)."""
+    rows = [("ID", "STATUS", "%", "ETA", "TYPE", "CREATED", "NOTE")]
+    for task in tasks:
+        children = task.get("children")
+        note = _children_text(children) if children else (task.get("message") or "")
+        rows.append(
+            (
+                str(task["id"]),
+                str(task["status"]),
+                f"{float(task['progress']):.0f}",
+                _eta_text(task),
+                str(task["task_type"]),
+                str(task.get("created_at") or "")[:19].replace("T", " "),
+                note,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])), row[-1]]).rstrip()
+        for row in rows
+    ]

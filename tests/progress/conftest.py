@@ -1,0 +1,66 @@
+"""Every progress event any test in this folder parses is checked against the published schema.
+
+The SSE clients of the tests (support.progress.SSE) and the terminal client
+(sqlmig.progress.watch, in-process CLI runs) all read streams through
+``Parser.feed``; this wraps it so each ``progress``/``completed``/``failed``/
+``cancelled`` message's data must validate against ``event.schema.json``
+(issue 12, acceptance 3). Only tests on a real database (``init_dsn``) are
+checked: the pure parser tests feed made-up data on purpose. The count of
+validated events is kept per test (``validated_events``) so a test can prove
+the check ran.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from support.event_schema import schema_validator
+
+from sqlmig.progress import events
+
+# Known gaps outside this helper's files, by test name: the check still runs there and
+# must find the gap (a fixed gap fails the test, so this list cannot go stale).
+KNOWN_GAPS = {
+    # stream.py (h-sse's) builds the synthesized end's payload itself; the fix is
+    # events.encode(events.dumps(ProgressEvent.from_task(task).payload()), ...) there.
+    "test_task_finished_without_a_terminal_row_still_ends_the_stream",
+}
+
+
+class EventCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.gaps = 0
+
+
+@pytest.fixture(autouse=True)
+def validated_events(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EventCounter]:
+    counter = EventCounter()
+    if "init_dsn" not in request.fixturenames:
+        yield counter
+        return
+    validator = schema_validator()
+    feed = events.Parser.feed
+    known_gap = request.node.originalname in KNOWN_GAPS
+
+    def checked_feed(self: events.Parser, chunk: bytes) -> list[events.Message]:
+        messages = feed(self, chunk)
+        for message in messages:
+            if message.event in events.EVENT_NAMES:
+                data = json.loads(message.data)
+                errors = [e.message for e in validator.iter_errors(data)]
+                if errors and known_gap:
+                    counter.gaps += 1
+                    continue
+                assert not errors, f"event {message.id} does not match the schema: {errors}"
+                counter.count += 1
+        return messages
+
+    monkeypatch.setattr(events.Parser, "feed", checked_feed)
+    yield counter
+    if known_gap:
+        assert counter.gaps, "the known gap is fixed: remove it from KNOWN_GAPS"
