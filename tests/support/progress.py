@@ -108,9 +108,12 @@ def exchange(port: int, data: bytes) -> Response:
     """Send raw bytes, read until the server closes: what is really on the wire.
 
     ``body`` is every byte after the head, so a HEAD answer's body must be b"".
+    The client half-closes after sending: a keep-alive server then closes
+    after its answer (no next request), so "until the server closes" ends.
     """
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
         sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
         raw = bytearray()
         while chunk := sock.recv(65536):
             raw += chunk
