@@ -2,7 +2,9 @@
 delays a write.
 
     writer: stream lagging / gap / truncated / RESYNC ─▶ submit(stream)
-    reader thread: stream.cursor.read(pool, watermark) ─▶ post(Rows) ─▶ writer's inbox
+    reader thread: one read per (task, last seq) ─▶ post(Rows) per stream ─▶ writer's inbox
+                   (after a database restart every stream re-reads: 10,000 streams of
+                   100 tasks at the same seq are 100 queries, not 10,000)
                    database away ─▶ wait 1 s, post an empty Rows(error=True): the writer
                                     submits again (heartbeats go on meanwhile)
 """
@@ -45,7 +47,8 @@ class Reader:
         self, pool: Pool, watermark: Callable[[], int], post: Callable[[Rows], None]
     ) -> None:
         self._pool, self._watermark, self._post = pool, watermark, post
-        self._jobs: collections.deque[Any] = collections.deque()
+        # Streams waiting, grouped by where they stand: one query serves a group.
+        self._jobs: collections.OrderedDict[tuple[Any, ...], list[Any]] = collections.OrderedDict()
         self._ready = threading.Condition()
         self._stopped = False
 
@@ -53,8 +56,10 @@ class Reader:
         threading.Thread(target=self._run, name="sqlmig-progress-resync", daemon=True).start()
 
     def submit(self, stream: Any) -> None:
+        cursor = stream.cursor
+        key = (cursor.task_id, cursor.last, getattr(cursor, "filter", None))
         with self._ready:
-            self._jobs.append(stream)
+            self._jobs.setdefault(key, []).append(stream)
             self._ready.notify()
 
     def stop(self) -> None:
@@ -69,13 +74,16 @@ class Reader:
                     self._ready.wait(1.0)
                 if self._stopped:
                     return
-                stream = self._jobs.popleft()
-            if stream.closed:
+                _, streams = self._jobs.popitem(last=False)
+            streams = [s for s in streams if not s.closed]
+            if not streams:
                 continue
             try:
-                rows = stream.cursor.read(self._pool, self._watermark())
-                self._post(Rows(stream, rows, error=False))
+                rows = streams[0].cursor.read(self._pool, self._watermark())
+                error = False
             except (psycopg.Error, SqlmigError) as exc:
                 log.info("re-sync postponed: %s", type(exc).__name__)
                 time.sleep(_RETRY_S)
-                self._post(Rows(stream, [], error=True))
+                rows, error = [], True
+            for stream in streams:
+                self._post(Rows(stream, rows, error=error))

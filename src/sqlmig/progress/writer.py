@@ -177,10 +177,13 @@ class Writer:
         for key, mask in self._sel.select(timeout):
             stream = key.data
             if stream is None:
-                self._woken = False
                 with contextlib.suppress(OSError):
                     while os.read(self._wake[0], 4096):
                         pass
+                # Only after emptying the pipe: a post that came in between then
+                # writes its own byte (the next select wakes at once) instead of
+                # finding the flag set and writing none.
+                self._woken = False
                 continue
             if stream.closed:
                 continue  # closed earlier in this batch (its number may be reused)
