@@ -142,10 +142,16 @@ def client_main(args: argparse.Namespace) -> None:
                 continue
             complete = bytes(buf[: cut + 2])
             del buf[: cut + 2]
-            for match in ID_LINE.finditer(complete):
-                stamps.extend((index, int(match[1]), t))
-            if args.stop_after and len(stamps) // 3 >= args.stop_after:
-                open_count = 0  # the list stream never ends: stop once it has everything
+            for block in complete.split(b"\n\n"):
+                if b"event:" not in block:
+                    continue  # a comment (heartbeat) or a bare cursor
+                match = ID_LINE.search(block)
+                # No id: a list-stream row released late (feed.py); counted, id 0.
+                stamps.extend((index, int(match[1]) if match else 0, t))
+        if args.stop_file and not args.stop_after and os.path.exists(args.stop_file):
+            args.stop_after = int(Path(args.stop_file).read_text() or 0)  # the parent's count
+        if args.stop_after and len(stamps) // 3 >= args.stop_after:
+            open_count = 0  # the list stream never ends: stop once it has everything
     for sock in socks.values():
         if sock.fileno() >= 0:
             sock.close()
@@ -159,7 +165,7 @@ class Clients:
 
     def __init__(
         self, args: argparse.Namespace, port: int, paths: list[str], n: int, procs: int, work: Path,
-        label: str, stop_after: int = 0,
+        label: str, stop_file: Path | None = None,
     ) -> None:  # fmt: skip
         self.outs: list[Path] = []
         self.procs: list[subprocess.Popen[str]] = []
@@ -175,7 +181,8 @@ class Clients:
             command = [sys.executable, __file__, "--client-mode", "--port", str(port)]
             command += ["--paths", str(mine), "--n", str(count), "--base", str(base)]
             command += ["--out", str(out), "--deadline-s", str(args.deadline_s)]
-            command += ["--stop-after", str(stop_after)]
+            if stop_file is not None:
+                command += ["--stop-file", str(stop_file)]
             self.procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
             self.outs.append(out)
             base += count
@@ -488,12 +495,14 @@ def writer_main(args: argparse.Namespace) -> None:
                         task_id = tasks[j][1]
                         store.lock_task(conn, task_id)
                         store.append_progress(
-                            conn, task_id, status="RUNNING", percent=min(99.0, k * 99 / total),
+                            conn, task_id, status="RUNNING", percent=round(min(99.0, k * 99 / total), 2),
                             stage="bench", message=f"row {k}", data=None,
                         )  # fmt: skip
                     for j in sorted({j for _, _, j in batch}):
                         last_k = max(k for _, k, jj in batch if jj == j)
-                        store.mark_running(conn, tasks[j][1], min(99.0, last_k * 99 / total))
+                        store.mark_running(
+                            conn, tasks[j][1], round(min(99.0, last_k * 99 / total), 2)
+                        )
                 done = now_ns()
                 for when, k, j in batch:
                     mine.extend((tasks[j][0], k + 1, int(when * 1e9), done))
@@ -502,7 +511,7 @@ def writer_main(args: argparse.Namespace) -> None:
             if wait > 0:
                 time.sleep(wait)
             _, k, j = due[i]
-            reps[j].report(min(99.0, k * 99 / total), f"row {k}", stage="bench")
+            reps[j].report(round(min(99.0, k * 99 / total), 2), f"row {k}", stage="bench")
             mine.extend((tasks[j][0], k + 1, int(at * 1e9), now_ns()))
             i += 1
         conn.close()
@@ -528,13 +537,11 @@ def burst_run(
     n_tasks, conns = args.burst_tasks, min(args.burst_tasks, 40)
     try:
         tasks = [writer.new_task("bench.burst") for _ in range(n_tasks)]
-        per_task_rows = int(args.burst_rate * args.burst_s)
-        total_rows = n_tasks * (per_task_rows + 1)
         paths = [f"/api/v1/tasks/{writer.tasks[t]}/stream" for t in tasks]
         task_clients = Clients(args, srv.port, paths, n_tasks, 2, work, label)
         list_client = Clients(
             args, srv.port, ["/api/v1/tasks/stream?type=bench.burst"], 1, 1, work,
-            f"{label}-list", stop_after=total_rows,
+            f"{label}-list", stop_file=work / f"{label}-list.count",
         )  # fmt: skip
         task_clients.ready()
         list_client.ready()
@@ -576,6 +583,11 @@ def burst_run(
         )
         for task in tasks:
             writer.row(task, "done", status="COMPLETED")
+        with writer.conn.cursor() as cur:
+            written = cur.execute(
+                "SELECT count(*) FROM task_progress WHERE task_id = ANY(%s)", (writer.tasks,)
+            ).fetchone()
+        (work / f"{label}-list.count").write_text(str(written[0] if written else 0))
         triples = task_clients.finish()
         list_triples = list_client.finish()
         import psycopg
@@ -605,7 +617,8 @@ def burst_run(
             after_commit.append((t - committed[(c % n_tasks, seq)]) / 1e6)
     index_of = {tid: i for i, tid in enumerate(writer.tasks)}
     where = {int(r[0]): (index_of[r[1]], int(r[2])) for r in id_rows}
-    list_ids = [row_id for _, row_id, _ in list_triples]
+    list_ids = [row_id for _, row_id, _ in list_triples if row_id]
+    late = len(list_triples) - len(list_ids)
     list_lat = [
         (t - due[where[row_id]]) / 1e6 for _, row_id, t in list_triples if where.get(row_id) in due
     ]
@@ -614,20 +627,27 @@ def burst_run(
     repeated = sum(len(got) - len(set(got)) for got in by_conn.values())
     if lost or repeated or any(by_conn.get(c) != want[c] for c in want):
         sys.exit(f"{label}: rows lost {lost}, repeated {repeated}")
-    if sorted(list_ids) != sorted(where) or len(set(list_ids)) != len(list_ids):
+    if (
+        len(set(list_ids)) != len(list_ids)
+        or not set(list_ids) <= set(where)
+        or len(list_ids) + late != len(where)
+    ):
         sys.exit(f"{label}: the list stream missed or repeated rows")
     return {
         "mode": mode,
         "tasks": n_tasks,
         "rate": args.burst_rate,
         "seconds": args.burst_s,
+        "rows_offered": n_tasks * int(args.burst_rate * args.burst_s),
         "rows": len(due),
+        "rows_per_s_committed": len(due) / wall,
         "lost": lost,
         "writer_connections": conns,
         "latency_ms": summary(lat),
         "after_commit_ms": summary(after_commit),
         "writer_lag_ms": summary([(committed[k] - due[k]) / 1e6 for k in due]),
         "list_latency_ms": summary(list_lat),
+        "list_late_rows": late,
         "db_cpu_s": db_after - db_before,
         "db_cpu_cores": (db_after - db_before) / wall,
         "server_cpu_cores": (srv_after - srv_before) / wall,
@@ -656,7 +676,7 @@ def main() -> None:
         parser.add_argument(hidden, action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--port", "--n", "--base", "--stop-after"):
         parser.add_argument(hidden, type=int, default=0, help=argparse.SUPPRESS)
-    for hidden in ("--paths", "--out", "--dsn", "--tasks-file", "--mode"):
+    for hidden in ("--paths", "--out", "--dsn", "--tasks-file", "--mode", "--stop-file"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client_mode:
@@ -716,10 +736,11 @@ def print_burst(r: dict[str, Any]) -> None:
     lat, lst = r["latency_ms"], r["list_latency_ms"]
     print(
         f"burst {r['mode']:<5} {r['tasks']} tasks x {r['rate']:g} rows/s x {r['seconds']:g} s: "
-        f"{r['rows']} rows, lost {r['lost']}; due->client median {lat['median']:.1f} ms, "
+        f"{r['rows']} of {r['rows_offered']} rows written ({r['rows_per_s_committed']:.0f}/s), "
+        f"lost {r['lost']}; due->client median {lat['median']:.1f} ms, "
         f"p99 {lat['p99']:.1f} ms (goal {GOAL_BURST_P99_MS:g}); commit->client p99 "
         f"{r['after_commit_ms']['p99']:.1f} ms; writer lag p99 {r['writer_lag_ms']['p99']:.0f} ms; "
-        f"list stream p99 {lst['p99']:.1f} ms; "
+        f"list stream p99 {lst['p99']:.1f} ms ({r['list_late_rows']} late); "
         f"database CPU {r['db_cpu_cores']:.2f} cores, server CPU {r['server_cpu_cores']:.2f} cores"
     )  # fmt: skip
 

@@ -110,8 +110,16 @@ class Streams:
         last = last_event_id(environ, list_stream=True)
         sub = self.hub.subscribe(LIST_KEY)
         upto = self.hub.watermark()  # after subscribing: later rows reach the mailbox
+        try:  # the first query before the headers: a database that is away is a 503
+            if last == 0:
+                first = self.pool.run(lambda c: feed.snapshot(c, flt, upto))
+            else:
+                first = self._rows_after(flt, last, upto)
+        except BaseException:
+            self.hub.unsubscribe(sub)
+            raise
         start_response("200 OK", [*cors, *_HEADERS])
-        gen = self._list_events(sub, flt, last, upto)
+        gen = self._list_events(sub, flt, last, upto, first)
         return EventStream(self, sub, environ.get(HANDOFF_KEY), gen)
 
     # -- one task -------------------------------------------------------------------------
@@ -145,22 +153,23 @@ class Streams:
     # -- the list ---------------------------------------------------------------------------
 
     def _list_events(
-        self, sub: Subscription, flt: ListFilter, last: int, upto: int
+        self, sub: Subscription, flt: ListFilter, last: int, upto: int, first: list[ProgressEvent]
     ) -> Generator[bytes | _Handoff, bool, None]:
         yield events.encode(comment="tasks", retry_ms=self.retry_ms)
         if last == 0:
-            for event in self.pool.run(lambda c: feed.snapshot(c, flt, upto)):
+            for event in first:
                 yield Released(event, late=True).sse()  # no id: these are not a cursor
             last = upto
             yield events.encode(id=last)
         else:
+            batch = first
             while True:
-                batch = self._rows_after(flt, last, upto)
                 for event in batch:
                     yield Released(event).sse()
                     last = event.row_id
                 if len(batch) < store.CATCH_UP_BATCH:
                     break
+                batch = self._rows_after(flt, last, upto)
             last = max(last, upto)
         cursor = ListCursor(flt, last)
         if (yield _Handoff(cursor)):
