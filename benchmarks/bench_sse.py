@@ -536,11 +536,12 @@ def burst_run(
     writer = Writer(dsn)
     n_tasks, conns = args.burst_tasks, min(args.burst_tasks, 40)
     try:
-        tasks = [writer.new_task("bench.burst") for _ in range(n_tasks)]
+        kind = f"bench.burst.{mode}"  # its own type: the list stream gets this run's rows only
+        tasks = [writer.new_task(kind) for _ in range(n_tasks)]
         paths = [f"/api/v1/tasks/{writer.tasks[t]}/stream" for t in tasks]
         task_clients = Clients(args, srv.port, paths, n_tasks, 2, work, label)
         list_client = Clients(
-            args, srv.port, ["/api/v1/tasks/stream?type=bench.burst"], 1, 1, work,
+            args, srv.port, [f"/api/v1/tasks/stream?type={kind}"], 1, 1, work,
             f"{label}-list", stop_file=work / f"{label}-list.count",
         )  # fmt: skip
         task_clients.ready()
