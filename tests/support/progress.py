@@ -1,7 +1,8 @@
 """Helpers for the progress tests (no tests here): a real server stack and real clients.
 
 progress_server(dsn)   hub (one LISTEN connection) + pool + WSGI app on 127.0.0.1:<ephemeral>
-                       (direct=False: the hub never writes to sockets, threads do it all)
+                       (direct=False: no socket hand-off to the writer; as under any
+                       other WSGI server, each stream's thread writes it)
 SSE(port, path)        a raw-socket SSE client (what a browser's EventSource does on the wire)
 request(...)           one HTTP request with http.client, connection always closed
 exchange(port, bytes)  raw bytes in, (status, headers, body until the server closes) out

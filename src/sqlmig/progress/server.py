@@ -229,7 +229,7 @@ def make_server(
     server would: streams are then written by their threads only.
     """
     if client_timeout_s <= 0:
-        raise ValueError("client_timeout_s must be positive (direct writes need it)")
+        raise ValueError("client_timeout_s must be positive (a silent client must be dropped)")
     if max_connections < 1:
         raise ValueError("max_connections must be at least 1")
     server = ThreadingWSGIServer((host, port), RequestHandler)
