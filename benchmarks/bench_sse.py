@@ -49,6 +49,7 @@ import platform
 import re
 import resource
 import selectors
+import shutil
 import socket
 import statistics
 import subprocess
@@ -708,6 +709,7 @@ def main() -> None:
                 print_burst(results["burst"][-1])
     finally:
         pg.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
     results["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
