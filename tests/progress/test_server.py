@@ -19,8 +19,8 @@ from support.progress import (
 from sqlmig.progress import ProgressReporter, TaskCancelled
 from sqlmig.progress.demo import EPISODE_STAGES, run_episode, start_episode
 
-# Streams written by the hub directly (our server) and by their threads only
-# (what any other WSGI server gets).
+# Streams handed to the writer once caught up (our server) and written by their
+# threads only (what any other WSGI server gets).
 WRITERS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "threads"])
 
 

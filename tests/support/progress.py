@@ -1,7 +1,8 @@
 """Helpers for the progress tests (no tests here): a real server stack and real clients.
 
 progress_server(dsn)   hub (one LISTEN connection) + pool + WSGI app on 127.0.0.1:<ephemeral>
-                       (direct=False: the hub never writes to sockets, threads do it all)
+                       (direct=False: no socket hand-off to the writer; as under any
+                       other WSGI server, each stream's thread writes it)
 SSE(port, path)        a raw-socket SSE client (what a browser's EventSource does on the wire)
 request(...)           one HTTP request with http.client, connection always closed
 exchange(port, bytes)  raw bytes in, (status, headers, body until the server closes) out
@@ -108,9 +109,12 @@ def exchange(port: int, data: bytes) -> Response:
     """Send raw bytes, read until the server closes: what is really on the wire.
 
     ``body`` is every byte after the head, so a HEAD answer's body must be b"".
+    The client half-closes after sending: a keep-alive server then closes
+    after its answer (no next request), so "until the server closes" ends.
     """
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
         sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
         raw = bytearray()
         while chunk := sock.recv(65536):
             raw += chunk

@@ -25,13 +25,16 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _connect_checked(settings: Settings) -> Connection:
-    """A connection to a database that has the progress tables (exit 2 otherwise)."""
+def _connect_checked(settings: Settings, *, wait_s: float = 0) -> Connection:
+    """A connection to a database that has the progress tables (exit 2 otherwise).
+
+    ``wait_s``: keep trying while the server may still be starting (``--wait``).
+    """
     from sqlmig.core import connections
     from sqlmig.core.errors import UsageError
     from sqlmig.progress import store
 
-    conn = connections.connect(settings)
+    conn = connections.connect(settings, wait_s=wait_s)
     if not store.has_progress_tables(conn):
         conn.close()
         raise UsageError(
@@ -42,7 +45,12 @@ def _connect_checked(settings: Settings) -> Connection:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. In a container use 0.0.0.0: loopback is unreachable from outside it.",
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -76,12 +84,22 @@ def _connect_checked(settings: Settings) -> Connection:
 @click.option(
     "--max-connections",
     type=click.IntRange(min=1),
-    default=2000,
+    default=10_000,
     show_default=True,
     metavar="N",
-    help="Connections served at once (a thread each, streams included); more get 503.",
+    help="Connections served at once (streams included; an idle stream holds no thread); "
+    "more get 503. Raises the open-file limit to fit, as far as the hard limit allows.",
 )
 @click.option("--access-log", is_flag=True, help="Log every request to stderr (tokens masked).")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="Keep trying to connect until SECONDS have passed (a database still starting, "
+    "e.g. in compose); authentication errors fail at once.",
+)
 @pass_state
 def serve(
     state: CliState,
@@ -92,11 +110,14 @@ def serve(
     heartbeat_s: float,
     max_connections: int,
     access_log: bool,
+    wait_s: float,
 ) -> None:
     """Serve live task progress: SSE streams, a JSON API and the progress page.
 
     One listening database connection feeds every stream. Endpoints:
-    /api/v1/tasks[/ID[/stream|/cancel]], /api/v1/health, and the page /tasks/ID.
+    /api/v1/tasks[/ID[/stream|/cancel]], /api/v1/tasks/stream (every matching
+    task's events), /api/v1/health, and the page /tasks/ID. Several processes
+    (behind a load balancer) may serve one database: each holds its own LISTEN.
     """
     import logging
     import signal
@@ -126,7 +147,7 @@ def serve(
     logger.setLevel(logging.INFO)
 
     settings = state.settings()
-    _connect_checked(settings).close()
+    _connect_checked(settings, wait_s=wait_s).close()
     dsn = connections.target_dsn(settings)
     connect = connector(dsn)
     hub = Hub(connect)

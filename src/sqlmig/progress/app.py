@@ -5,6 +5,8 @@
                                           ?limit=1..500 ?cursor= (listing.py)
     GET  /api/v1/tasks/{id}               one task (a batch: with its children's counts)
     GET  /api/v1/tasks/{id}/children      a batch's children, paged like the list
+    GET  /api/v1/tasks/stream             one stream of every matching task's events
+                                          (?status=RUNNING&type=..., Last-Event-ID: row id)
     GET  /api/v1/tasks/{id}/stream        text/event-stream (Last-Event-ID / ?last_event_id=)
     POST /api/v1/tasks/{id}/cancel        200, or 409 when it already finished
     GET  /tasks/{id}                      the progress page (page.html)
@@ -14,7 +16,7 @@ Every GET route answers HEAD too: same status and headers, no body (a stream
 is opened, checked and closed at once).
 
     request ─▶ route (404 / 405) ─▶ auth.py (token, cookie, sign-in link; not for health)
-        ├─ stream ─▶ stream.py (catch-up, live events, heartbeats, re-sync, the end)
+        ├─ stream ─▶ stream.py (catch-up, then writer.py: live events, heartbeats, the end)
         ├─ pages  ─▶ pages.py: page.html / dashboard.html with a nonce and a config
         └─ JSON   ─▶ store.py queries on pool.py's connections ─▶ web.py (JSON, errors)
 
@@ -42,7 +44,7 @@ from sqlmig.progress import listing, pages, store
 from sqlmig.progress.auth import Auth
 from sqlmig.progress.hub import Hub
 from sqlmig.progress.pool import Pool
-from sqlmig.progress.stream import open_stream
+from sqlmig.progress.stream import Streams
 from sqlmig.progress.web import (
     API,
     CONNECTIONS_KEY,
@@ -70,6 +72,7 @@ class Options:
 _ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
     (re.compile(rf"^{API}/health$"), "health", ("GET",)),
     (re.compile(rf"^{API}/tasks$"), "list", ("GET",)),
+    (re.compile(rf"^{API}/tasks/stream$"), "tasks_stream", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)$"), "task", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/stream$"), "stream", ("GET",)),
     (re.compile(rf"^{API}/tasks/(?P<id>[^/]+)/children$"), "children", ("GET",)),
@@ -92,6 +95,9 @@ class ProgressApp:
         self.hub, self.pool = hub, pool
         self.options = options or Options()
         self.auth = Auth(self.options.token)
+        self.streams = Streams(
+            hub, pool, heartbeat_s=self.options.heartbeat_s, retry_ms=self.options.retry_ms
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -123,16 +129,9 @@ class ProgressApp:
             if route != "health":
                 self.auth.require(environ)
             if route == "stream":
-                return open_stream(
-                    self.hub,
-                    self.pool,
-                    environ,
-                    task_id(match["id"]),
-                    cors,
-                    start_response,
-                    heartbeat_s=self.options.heartbeat_s,
-                    retry_ms=self.options.retry_ms,
-                )
+                return self.streams.task(environ, task_id(match["id"]), cors, start_response)
+            if route == "tasks_stream":
+                return self.streams.tasks(environ, cors, start_response)
             status, body = self._json_route(route, match, environ)
             return json_response(start_response, status, body, cors)
         except HTTPError as exc:

@@ -3,9 +3,10 @@
     PostgreSQL ──NOTIFY task_progress──▶ hub thread (LISTEN, one connection)
                                             │ parse JSON once, encode SSE once
                                             ▼
-                              subscriptions of that task_id
-                   idle and caught up?  ──yes──▶ hub writes the socket itself (non-blocking)
-                                        ──no───▶ bounded queue ──▶ the stream's thread writes
+                     ├──▶ mailboxes of that task_id (streams still catching up, or
+                     │    served by their own thread) ──▶ the stream's thread writes
+                     ├──▶ sinks: the writer (writer.py), which holds every caught-up stream
+                     └──▶ feed.Sequencer: rows in id order ──▶ list streams (mailboxes, sinks)
 
 Rules that keep it honest:
 
@@ -20,8 +21,9 @@ Rules that keep it honest:
   listened produced notifications nobody received, so after re-LISTEN every
   subscriber is told to re-sync from the database by seq.
 * Waking a thread per subscriber per event is what limits a threaded
-  server (GIL hand-offs), so the common case wakes none: see
-  :class:`Subscription` ("direct mode") and benchmarks/README.md.
+  server (GIL hand-offs), so the common case wakes none: one post to the
+  writer per event, which writes every caught-up stream itself (see
+  :mod:`sqlmig.progress.writer` and benchmarks/README.md).
 
         connect ─▶ LISTEN ─▶ [resync all] ─▶ wait for notifies ─┐
            ▲                                                     │ connection lost
@@ -45,8 +47,9 @@ from psycopg import sql
 from sqlmig.core.backoff import Backoff
 from sqlmig.core.errors import DatabaseUnavailable, SqlmigError
 from sqlmig.core.redact import redact
+from sqlmig.progress import feed
 from sqlmig.progress.events import ProgressEvent
-from sqlmig.progress.subscription import CLOSED, RESYNC, Item, Subscription
+from sqlmig.progress.subscription import CLOSED, LIST_KEY, RESYNC, Item, Subscription
 
 if TYPE_CHECKING:
     from sqlmig.progress.store import Connection
@@ -66,6 +69,7 @@ class Hub:
         queue_size: int = 256,
         backoff_s: tuple[float, float] = (0.1, 5.0),
         idle_check_s: float = 10.0,
+        hold_s: float = 1.0,
     ) -> None:
         self._connect = connect
         self.queue_size = queue_size
@@ -77,6 +81,8 @@ class Hub:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sinks: list[Any] = []  # objects with post(item) and stats(): the writer
+        self._sequencer = feed.Sequencer(hold_s)
         self.connected = False
         self.reconnects = 0
         self.notifications = 0
@@ -114,6 +120,8 @@ class Hub:
             subs = [s for group in self._subs.values() for s in group]
         for sub in subs:
             sub.deliver(CLOSED)
+        for sink in self._sinks:
+            sink.post(CLOSED)
 
     def __enter__(self) -> Hub:
         self.start()
@@ -124,7 +132,16 @@ class Hub:
 
     # -- subscriptions ------------------------------------------------------------------
 
+    def add_sink(self, sink: Any) -> None:
+        """Every event, released row and marker also goes to ``sink.post`` (the writer)."""
+        self._sinks.append(sink)
+
+    def watermark(self) -> int:
+        """Every row with an id up to this one was released to list streams (feed.py)."""
+        return self._sequencer.watermark
+
     def subscribe(self, task_id: str) -> Subscription:
+        """A mailbox for one task's events, or for list streams (``LIST_KEY``)."""
         sub = Subscription(task_id, self.queue_size)
         with self._lock:
             self._subs.setdefault(task_id, set()).add(sub)
@@ -141,16 +158,21 @@ class Hub:
                     del self._subs[sub.task_id]
 
     def stats(self) -> dict[str, Any]:
+        """Counts over mailboxes and sinks (a stream being adopted may count twice briefly)."""
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
+        sinks = [sink.stats() for sink in self._sinks]
+        tasks = {s.task_id for s in subs}.union(*(s["task_ids"] for s in sinks))
+        tasks.discard(LIST_KEY)
         return {
             "listener": "connected" if self.connected else "reconnecting",
-            "subscribers": len(subs),
-            "tasks": len({s.task_id for s in subs}),
-            "lagging": sum(1 for s in subs if s.lagging),
+            "subscribers": len(subs) + sum(s["subscribers"] for s in sinks),
+            "tasks": len(tasks),
+            "lagging": sum(1 for s in subs if s.lagging) + sum(s["lagging"] for s in sinks),
             "notifications": self.notifications,
-            "overflows": self.overflows,
+            "overflows": self.overflows + sum(s["overflows"] for s in sinks),
             "reconnects": self.reconnects,
+            "watermark": self._sequencer.watermark,
         }
 
     # -- the listener thread --------------------------------------------------------------
@@ -158,7 +180,12 @@ class Hub:
     def _listen(self) -> Connection:
         conn = self._connect()
         try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+            listen = sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL))
+            conn.execute(listen)
+            # After LISTEN: a row committed from here on is notified, so the
+            # list streams' cursor can start at what is in the table now.
+            self._sequencer.reset(feed.max_row_id(conn))
+            conn.execute(listen)  # a no-op, so pg_stat_activity shows the listener as such
         except BaseException:
             conn.close()
             raise
@@ -214,6 +241,7 @@ class Hub:
                 if self._stop.is_set():
                     return
             now = time.monotonic()
+            self._release(self._sequencer.expire(now))
             if got:
                 quiet_since = now
             elif now - quiet_since >= self._idle_check_s:
@@ -222,7 +250,10 @@ class Hub:
                 quiet_since = now
                 continue
             # Wake for the server's bytes or stop()'s, not at a fixed poll interval.
-            select.select(waits_on, [], [], max(0.0, self._idle_check_s - (now - quiet_since)))
+            wait = self._idle_check_s - (now - quiet_since)
+            if (deadline := self._sequencer.deadline()) is not None:
+                wait = min(wait, deadline - now)
+            select.select(waits_on, [], [], max(0.0, wait))
 
     def _dispatch(self, payload: str) -> None:
         self.notifications += 1
@@ -232,18 +263,32 @@ class Hub:
             log.warning("ignoring a malformed task_progress notification: %s", exc)
             return
         with self._lock:
-            group = self._subs.get(event.task_id)
-            if not group:
-                return
-            subs = list(group)
+            subs = list(self._subs.get(event.task_id, ()))
         if not event.truncated:
-            event.sse()  # encode once here, not once per subscriber thread
+            event.sse()  # encode once here, not once per subscriber or stream
         for sub in subs:
             if sub.deliver(event):
                 self.overflows += 1
+        for sink in self._sinks:
+            sink.post(event)
+        self._release(self._sequencer.push(event, time.monotonic()))
+
+    def _release(self, rows: list[feed.Released]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            subs = list(self._subs.get(LIST_KEY, ()))
+        for row in rows:
+            for sub in subs:
+                if sub.deliver(row):
+                    self.overflows += 1
+            for sink in self._sinks:
+                sink.post(row)
 
     def _broadcast(self, item: Item) -> None:
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
         for sub in subs:
             sub.deliver(item)
+        for sink in self._sinks:
+            sink.post(item)

@@ -1,20 +1,26 @@
 """One stream's mailbox between the hub thread and the request thread, and the markers
-that travel through it (re-sync, closed, gone, ended).
+that travel through it (re-sync, closed).
 
 See :mod:`sqlmig.progress.hub` for who fills it and :mod:`sqlmig.progress.stream`
-for who empties it; :class:`Subscription` explains "direct mode", the fast path
-where the hub writes an idle, caught-up client's socket itself.
+for who empties it. A stream holds a mailbox while its request thread catches
+up (or, under a WSGI server that does not lend the socket, for its whole life);
+once caught up on our server it is handed to :mod:`sqlmig.progress.writer`,
+which takes the mailbox's contents and drops it.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
 
+from sqlmig.progress import feed, store
 from sqlmig.progress.events import ProgressEvent
+from sqlmig.progress.feed import ListFilter, Released
+
+if TYPE_CHECKING:
+    from sqlmig.progress.pool import Pool
 
 
 class _Marker:
@@ -25,52 +31,29 @@ class _Marker:
         return self.name
 
 
-RESYNC: Final = _Marker("RESYNC")  # re-read from the database by seq
+RESYNC: Final = _Marker("RESYNC")  # re-read from the database by seq (or by row id)
 CLOSED: Final = _Marker("CLOSED")  # the hub stopped: end the stream
-GONE: Final = _Marker("GONE")  # a direct write found the client gone: end the stream
-ENDED: Final = _Marker("ENDED")  # the terminal event was written directly: end the stream
-_ENDINGS = (CLOSED, GONE, ENDED)
 
+Item = ProgressEvent | Released | _Marker
 
-@dataclass(frozen=True)
-class Partial:
-    """A direct write that got only part of the event out: the thread writes the rest."""
-
-    event: ProgressEvent
-    rest: bytes
-
-
-Item = ProgressEvent | _Marker | Partial
+LIST_KEY = "*"  # the key of list-stream mailboxes: they get every released row
+RESYNC_BATCH = 64  # rows per writer re-read: bounds what a re-sync puts in a pending buffer
 
 
 class Subscription:
     """One stream's mailbox: filled by the hub thread, emptied by the request thread.
 
-    Direct mode (the fast path). Waking 1,000 threads per event costs more
-    than the events themselves (GIL hand-offs: see benchmarks/README.md). So
-    while a stream is idle and caught up, its thread lends the socket to the
-    hub (:meth:`go_direct`), which writes the next in-order event itself with
-    one non-blocking ``os.write``. Anything else goes back through the queue
-    and wakes the thread: a full socket (slow client), a partial write, a
-    gap, a truncated row, a marker. Exactly one side writes at a time: the
-    hub only while ``direct`` is set, under the lock; the thread only after
-    :meth:`leave_direct`.
-
-        thread: go_direct ─▶ wait on queue ─▶ leave_direct ─▶ write (heartbeat, resync, rest)
-        hub:    direct? ─yes─▶ os.write ─ all sent ─▶ done (no thread woken)
-                   │                └── EAGAIN / partial / error ─▶ queue (direct off)
-                   └─no──▶ queue (bounded; overflow ─▶ lagging ─▶ RESYNC)
+    ``key`` is the task id, or :data:`LIST_KEY` for a list stream (which gets
+    :class:`~sqlmig.progress.feed.Released` rows in id order). The queue is
+    bounded by ``maxsize``: when full, the subscriber is marked *lagging*, its
+    queued events are dropped and it re-reads from the database instead.
     """
 
-    def __init__(self, task_id: str, maxsize: int) -> None:
-        self.task_id = task_id
+    def __init__(self, key: str, maxsize: int) -> None:
+        self.task_id = key
         self.maxsize = maxsize
         self.lagging = False
         self.resyncs = 0
-        self.direct = False
-        self.direct_writes = 0
-        self._fd: int | None = None
-        self._last = 0  # last seq on the wire while direct
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
 
@@ -81,70 +64,14 @@ class Subscription:
         """
         with self._lock:
             overflow = False
-            if isinstance(item, ProgressEvent):
+            if not isinstance(item, _Marker):
                 if self.lagging:
                     return False  # its resync will read this row from the database
-                if self.direct and self._write_direct(item):
-                    return False
                 if self._queue.qsize() >= self.maxsize:
                     self.lagging = overflow = True
                     item = RESYNC
-            else:
-                self.direct = False
             self._queue.put(item)
             return overflow
-
-    def _write_direct(self, event: ProgressEvent) -> bool:
-        """Under the lock, in direct mode: True when the event needs nothing more."""
-        if event.seq <= self._last:
-            return True  # already on the wire
-        if event.truncated or event.seq != self._last + 1 or self._fd is None:
-            self.direct = False  # the thread reads the row (or the gap) from the database
-            return False
-        data = event.sse()
-        try:
-            written = os.write(self._fd, data)
-        except BlockingIOError:
-            self.direct = False  # socket full: a slow client; its thread takes over
-            return False
-        except OSError:
-            self.direct = False
-            self._queue.put(GONE)
-            return True
-        self.direct_writes += 1
-        if written < len(data):
-            self.direct = False
-            self._queue.put(Partial(event, data[written:]))
-            return True
-        self._last = event.seq
-        if event.terminal:
-            self.direct = False
-            self._queue.put(ENDED)
-        return True
-
-    def attach(self, fd: int) -> None:
-        """Request side: the non-blocking socket the hub may write to in direct mode."""
-        with self._lock:
-            self._fd = fd
-
-    def detach(self) -> None:
-        """Request side, before the socket is closed (its number could be reused)."""
-        with self._lock:
-            self.direct = False
-            self._fd = None
-
-    def go_direct(self, last: int) -> None:
-        """Request side, about to wait: lend the socket to the hub if nothing is pending."""
-        with self._lock:
-            if self._fd is not None and not self.lagging and self._queue.empty():
-                self._last = last
-                self.direct = True
-
-    def leave_direct(self, last: int) -> int:
-        """Request side, after waking: take the socket back; returns the last seq sent."""
-        with self._lock:
-            self.direct = False
-            return max(last, self._last)
 
     def get(self, timeout_s: float) -> Item | None:
         """Request side: the next item, or None after ``timeout_s`` (time for a heartbeat)."""
@@ -152,6 +79,19 @@ class Subscription:
             return self._queue.get(timeout=timeout_s)
         except queue.Empty:
             return None
+
+    def drain(self) -> list[Item]:
+        """Everything queued now (the writer, when it adopts the stream)."""
+        with self._lock:
+            out: list[Item] = []
+            while True:
+                try:
+                    out.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if self.lagging:
+                out.append(RESYNC)
+            return out
 
     def start_resync(self) -> None:
         """Request side, before re-reading from the database: drop queued events.
@@ -168,9 +108,71 @@ class Subscription:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if any(item is ending for ending in _ENDINGS):
+                if item is CLOSED:
                     kept.append(item)
             self.lagging = False
             self.resyncs += 1
             for item in kept:
                 self._queue.put(item)
+
+
+# -- where a stream stands (the writer's, or a stream thread's) -----------------------
+
+
+class TaskCursor:
+    """Where a one-task stream stands: the last seq on the wire (or pending)."""
+
+    __slots__ = ("done", "last", "task_id")
+    is_list = False
+
+    def __init__(self, task_id: str, last: int) -> None:
+        self.task_id, self.last, self.done = task_id, last, False
+
+    def admit(self, event: ProgressEvent, *, from_db: bool = False) -> bytes | bool | None:
+        """The bytes to send, None to skip, or True: re-read from the database."""
+        if self.done or event.seq <= self.last:
+            return None
+        if not from_db and (event.seq != self.last + 1 or event.truncated):
+            return True  # a gap (a notification went missing) or a cut payload
+        self.last, self.done = event.seq, event.terminal
+        return event.sse()
+
+    def read(self, pool: Pool, upto: int) -> list[ProgressEvent]:
+        tid, after = self.task_id, self.last
+        return pool.run(lambda c: store.fetch_events(c, tid, after, limit=RESYNC_BATCH))
+
+
+class ListCursor:
+    """Where a list stream stands: the last row id sent, and its filters."""
+
+    __slots__ = ("done", "filter", "last")
+    is_list = True
+    task_id = LIST_KEY
+
+    def __init__(self, flt: ListFilter, last: int) -> None:
+        self.filter, self.last, self.done = flt, last, False
+
+    def admit(
+        self,
+        item: Released,
+        matcher: feed.Matcher,
+        full_row: Callable[[ProgressEvent], ProgressEvent] | None = None,
+    ) -> bytes | bool | None:
+        """The bytes to send, None to skip, or True: re-read (a cut payload, no ``full_row``)."""
+        event = item.event
+        if not item.late and event.row_id <= self.last:
+            return None
+        if event.truncated:
+            if full_row is None:
+                return True
+            item = Released(full_row(event), item.late, item.prev_status, item.prev_known)
+        if not item.late:
+            self.last = event.row_id
+        return item.sse() if matcher.passes(self.filter, item) else None
+
+    def read(self, pool: Pool, upto: int) -> list[ProgressEvent]:
+        flt, after = self.filter, self.last
+        return pool.run(lambda c: feed.rows_after(c, flt, after, upto, limit=RESYNC_BATCH))
+
+
+Cursor = TaskCursor | ListCursor

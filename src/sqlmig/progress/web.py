@@ -15,7 +15,8 @@ from uuid import UUID
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 API = "/api/v1"
-SOCKET_KEY = "sqlmig.socket"  # environ key: the client socket (sqlmig.progress.server only)
+# environ key: hand the socket to the writer (sqlmig.progress.server only; see stream.py)
+HANDOFF_KEY = "sqlmig.handoff"
 CONNECTIONS_KEY = "sqlmig.connections"  # environ key: (open, limit), from our server only
 ASCII_INT = re.compile(r"[0-9]{1,10}")  # never int() on raw text: it takes '١٢', '²' too
 
