@@ -179,8 +179,14 @@ def targets_(state: CliState, targets_file: str | None, only: tuple[str, ...]) -
 
 
 def _load(state: CliState, targets_file: str | None, only: tuple[str, ...]) -> Fleet:
+    from sqlmig.core.errors import UsageError
     from sqlmig.fleet.targets import load_fleet
 
+    if state.dsn:
+        raise UsageError(
+            "--dsn names one database; a fleet command takes its targets from "
+            "[tool.sqlmig.fleet] or --targets FILE (docs/fleet.md)."
+        )
     chosen = load_fleet(state.settings(), targets_file).select(only)
     for target in chosen.targets:
         state.dsns.append(target.dsn)  # the root's error path masks these too

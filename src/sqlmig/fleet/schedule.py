@@ -163,10 +163,10 @@ def run_stages(
         failed = sum(1 for r in results.values() if r.outcome in FAILURES)
         return Progress(total, len(results), running, failed, time.monotonic() - started)
 
-    def skip(target: FleetTarget, stage: int, reason: str) -> None:
+    def skip(target: FleetTarget, stage: int, reason: str, running: int = 0) -> None:
         results[target.name] = TargetResult(target, stage, Outcome.SKIPPED, error=reason)
         results[target.name].error_fields = {"error": reason, "kind": "Skipped"}
-        emit(Done(results[target.name], progress(0)))
+        emit(Done(results[target.name], progress(running)))
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="sqlmig-fleet") as pool:
         for number, stage in enumerate(stages, start=1):
@@ -184,7 +184,7 @@ def run_stages(
                     )
                 if stop_reason:
                     for target in queue:
-                        skip(target, number, stop_reason)
+                        skip(target, number, stop_reason, len(running))
                     queue = []
                 index = 0
                 while len(running) < jobs and index < len(queue):
