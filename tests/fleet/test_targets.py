@@ -162,3 +162,10 @@ def test_query_on_a_control_database(tmp_path, dsn):
         fleet.load_fleet(settings(tmp_path), path, env={})
     assert "row acme: the DSN of acme contains a password" in str(caught.value)
     assert SECRET not in str(caught.value)
+    # So is the control database's own DSN with one.
+    block["dsn"] = f"postgresql://app:{SECRET}@db1/control"
+    path.write_text("[[query]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in block.items()))
+    with pytest.raises(UsageError) as caught:
+        fleet.load_fleet(settings(tmp_path), path, env={})
+    assert "query[0]: the control database's DSN contains a password" in str(caught.value)
+    assert SECRET not in str(caught.value)

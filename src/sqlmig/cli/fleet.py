@@ -206,12 +206,12 @@ def _run(
 
     chosen = _load(state, targets_file, only)
     settings = state.settings()
-    lines = None if state.as_json else FleetLines(state, command, len(chosen.targets))
+    lines = None if state.as_json else FleetLines(state, command)
     result = run_fleet(command, chosen, settings, options, on_event=lines)
     if lines is not None:
         lines.clear()
     if state.as_json:
-        _echo(state, json.dumps(result.as_dict(), indent=2))
+        _echo(state, json.dumps(result.as_dict(), indent=2, default=str))
     else:
         _summary(state, result)
     if result.exit_code:
@@ -264,7 +264,7 @@ class FleetLines:
     """Events to lines: one per finished target, or on a terminal a live line on stderr
     (with failures printed above it as they happen)."""
 
-    def __init__(self, state: CliState, command: str, total: int) -> None:
+    def __init__(self, state: CliState, command: str) -> None:
         self.state, self.command = state, command
         self.tty = sys.stderr.isatty() and not state.quiet
         self.width = 0

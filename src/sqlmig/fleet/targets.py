@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,14 @@ class FleetTarget:
     dsn: str = field(repr=False)
     source: str  # where it was defined, for messages
 
-    @property
+    @cached_property  # the scheduler asks often; parsing is not free
     def server(self) -> str:
         """``host:port``, as libpq would read them (the per-server cap counts these)."""
         params = libpq_params(self.dsn)
         host = params.get("host") or params.get("hostaddr") or "localhost"
         return f"{host}:{params.get('port') or '5432'}"
 
-    @property
+    @cached_property
     def shown(self) -> str:
         """Where it points, without any password."""
         from sqlmig.core.connections import describe
@@ -262,14 +263,7 @@ def _target(
         )
     if not isinstance(dsn, str):
         raise UsageError(f"{spot}: the DSN of {name} must be a string.")
-    parsed = _parse(dsn, spot)
-    if password_of(dsn) or "password" in parsed:
-        what = "the template" if template else f"the DSN of {name}"
-        raise UsageError(
-            f"{spot}: {what} contains a password; a fleet never keeps one in a file. "
-            "Give it through PGPASSWORD, ~/.pgpass, a service file, or "
-            'password_env = "VARIABLE" (the name of an environment variable that holds it).'
-        )
+    _refuse_password(dsn, spot, "the template" if template else f"the DSN of {name}")
     if password_env:
         secret = env.get(password_env)
         if not secret:
@@ -278,6 +272,15 @@ def _target(
 
         dsn = conninfo.make_conninfo(dsn, password=secret)
     return FleetTarget(name, dsn, spot)
+
+
+def _refuse_password(dsn: str, spot: str, what: str) -> None:
+    if password_of(dsn) or "password" in _parse(dsn, spot):
+        raise UsageError(
+            f"{spot}: {what} contains a password; a fleet never keeps one in a file. "
+            "Give it through PGPASSWORD, ~/.pgpass, a service file, or "
+            'password_env = "VARIABLE" (the name of an environment variable that holds it).'
+        )
 
 
 def _parse(dsn: str, spot: str) -> dict[str, str]:
@@ -305,6 +308,7 @@ def _query(dsn: str, text: str, spot: str, settings: Settings) -> list[tuple[obj
 
     from sqlmig.core import connections
 
+    _refuse_password(dsn, spot, "the control database's DSN")
     control = Settings(dsn, spot, settings.directory, settings.project_root, embedded=False)
     with connections.connect(control) as conn:
         try:
