@@ -216,3 +216,27 @@ def test_a_password_never_shows(tmp_path, password_user):
         assert "***" in doc["targets"][0]["error"]["server_message"]
     finally:
         helpers.drop(made)
+
+
+def test_drift_and_check_per_target(tmp_path, six):
+    found, settings = load(tmp_path, six[:3])
+    assert fleet.run_fleet("apply", found, settings).exit_code == 0
+    query(six[1][1], "ALTER TABLE b ADD COLUMN extra text")
+    drift = fleet.run_fleet("drift", found, settings)
+    assert drift.exit_code == 1
+    assert [(r.outcome.value, r.problems) for r in drift.results] == [
+        ("ok", ()),
+        ("problems", ("column public.b.extra: extra",)),
+        ("ok", ()),
+    ]
+    # check rehearses each target's pending files in a database built from its files.
+    (tmp_path / "m" / "0005-e.sql").write_text("ALTER TABLE b ADD COLUMN note text;\n")
+    check = fleet.run_fleet("check", found, settings)
+    assert [(r.outcome.value, r.pending) for r in check.results] == [("ok", ("0005-e.sql",))] * 3
+    (tmp_path / "m" / "0005-e.sql").write_text("ALTER TABLE b ADD COLUMN id int;\n")
+    check = fleet.run_fleet("check", found, settings)
+    assert check.exit_code == 1
+    assert [r.outcome.value for r in check.results] == ["failed"] * 3
+    assert "0005-e.sql:1:" in check.results[0].error
+    assert 'column "id" of relation "b" already exists' in check.results[0].error
+    assert [helpers.ledger(d) for _, d, _ in six[:3]] == [[1, 2, 3, 4]] * 3  # only read

@@ -56,7 +56,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group()
 def fleet() -> None:
-    """Run apply, status or verify on every database of a fleet.
+    """Run apply, status, verify, drift or check on every database of a fleet.
 
     Targets come from [tool.sqlmig.fleet] in pyproject.toml or --targets FILE
     (docs/fleet.md). Exit codes: 0 every target clean, 1 a target failed, has
@@ -154,6 +154,73 @@ def verify_(
     from sqlmig.fleet.run import FleetOptions
 
     _run(state, "verify", targets_file, only, FleetOptions(jobs, per_server, strict=strict))
+
+
+_SHADOW = click.option(
+    "--shadow-dsn",
+    metavar="DSN",
+    help="Server for each target's throwaway database [default: the target's server when "
+    "the role may create databases, else the embedded server].",
+)
+
+
+@fleet.command("drift")
+@_common
+@_SHADOW
+@click.option("--grants", is_flag=True, help="Also compare privileges (GRANT/REVOKE).")
+@pass_state
+def drift_(
+    state: CliState,
+    targets_file: str | None,
+    only: tuple[str, ...],
+    jobs: int | None,
+    per_server: int | None,
+    shadow_dsn: str | None,
+    grants: bool,
+) -> None:
+    """Exit 1 when any target's schema differs from what its applied files build (read only).
+
+    Each target gets its own throwaway database, built from the versions its
+    ledger shows applied, as `sqlmig drift` builds it; one line per difference.
+    """
+    from sqlmig.fleet.run import FleetOptions
+
+    if shadow_dsn:
+        state.dsns.append(shadow_dsn)
+    options = FleetOptions(jobs, per_server, shadow_dsn=shadow_dsn, grants=grants)
+    _run(state, "drift", targets_file, only, options)
+
+
+@fleet.command("check")
+@_common
+@_SHADOW
+@click.option(
+    "--fail-on",
+    metavar="FINDINGS",
+    help="Comma-separated lock findings that fail a target, as for `sqlmig check`.",
+)
+@pass_state
+def check_(
+    state: CliState,
+    targets_file: str | None,
+    only: tuple[str, ...],
+    jobs: int | None,
+    per_server: int | None,
+    shadow_dsn: str | None,
+    fail_on: str | None,
+) -> None:
+    """Rehearse every target's pending files in a throwaway database (read only).
+
+    A target fails with the error `sqlmig apply` would print there; --fail-on
+    findings are its problems. Lock reports themselves: `sqlmig check` per target.
+    """
+    from sqlmig.fleet.run import FleetOptions
+    from sqlmig.migrations.locks import parse_fail_on
+
+    if shadow_dsn:
+        state.dsns.append(shadow_dsn)
+    options = FleetOptions(jobs, per_server, shadow_dsn=shadow_dsn, fail_on=parse_fail_on(fail_on))
+    _run(state, "check", targets_file, only, options)
 
 
 @fleet.command("targets")

@@ -36,7 +36,7 @@ MAX_DEFAULT_JOBS = 8
 #: Default runners per server: one waits on a round trip or commit while the other works.
 DEFAULT_PER_SERVER = 2
 
-COMMANDS = ("apply", "status", "verify")
+COMMANDS = ("apply", "status", "verify", "drift", "check")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class FleetOptions:
     lock_timeout_s: float = 300.0
     wait_s: float = 0.0
     strict: bool = False  # verify --strict
+    shadow_dsn: str | None = None  # drift, check: the throwaway database's server
+    grants: bool = False  # drift --grants
+    fail_on: frozenset[str] = frozenset()  # check --fail-on
 
 
 @dataclass
@@ -98,7 +101,7 @@ def run_fleet(
     *,
     on_event: Callable[[Event], None] | None = None,
 ) -> FleetResult:
-    """Run ``command`` on every target; apply in stages, status and verify all at once."""
+    """Run ``command`` on every target; apply in stages, the read-only ones all at once."""
     from sqlmig.migrations.files import load_scripts
 
     if command not in COMMANDS:
@@ -113,7 +116,13 @@ def run_fleet(
         max_failures = options.max_failures or fleet.max_failures or 1
     else:
         stages, max_failures = [list(targets)], None
-    work = {"apply": _apply, "status": _status, "verify": _verify}[command]
+    work = {
+        "apply": _apply,
+        "status": _status,
+        "verify": _verify,
+        "drift": _drift,
+        "check": _check,
+    }[command]
     started = time.monotonic()
     results = run_stages(
         stages,
@@ -257,6 +266,62 @@ def _verify(
         version_after=top,
         pending=tuple(s.filename for s in plan.to_apply()),
         problems=tuple(f"{r.entry.state.value} {r.entry.filename}: {r.reason}" for r in problems),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def _drift(
+    target: FleetTarget,
+    stage: int,
+    settings: Settings,
+    options: FleetOptions,
+    started: float,
+    done: list[int],
+) -> TargetResult:
+    """``sqlmig drift`` on one target: its own shadow database, built from its ledger."""
+    from sqlmig import schemadiff
+
+    report = schemadiff.drift(settings, shadow_dsn=options.shadow_dsn, grants=options.grants)
+    top = max(report.versions, default=None)
+    return TargetResult(
+        target,
+        stage,
+        Outcome.OK if report.ok else Outcome.PROBLEMS,
+        version_before=top,
+        version_after=top,
+        problems=tuple(d.line for d in report.differences),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def _check(
+    target: FleetTarget,
+    stage: int,
+    settings: Settings,
+    options: FleetOptions,
+    started: float,
+    done: list[int],
+) -> TargetResult:
+    """``sqlmig check`` on one target: its pending files rehearsed in a throwaway database."""
+    from sqlmig.migrations.rehearse import rehearse
+
+    rehearsal = rehearse(settings, shadow_dsn=options.shadow_dsn)
+    if rehearsal.failure is not None:
+        raise rehearsal.failure  # apply's own error: the target's result says it
+    failing = rehearsal.failing(options.fail_on)
+    built = max((s.version for s in rehearsal.built_from), default=None)
+    return TargetResult(
+        target,
+        stage,
+        Outcome.PROBLEMS if failing else Outcome.OK,
+        version_before=built,
+        version_after=built,
+        pending=tuple(f.script.filename for f in rehearsal.files),
+        problems=tuple(
+            f"{f.path}:{r.line}:{r.column}: "
+            + ", ".join(x for x in r.findings if x in options.fail_on)
+            for f, r in failing
+        ),
         duration_s=time.monotonic() - started,
     )
 
