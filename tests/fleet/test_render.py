@@ -39,3 +39,28 @@ def test_dsn_flag_is_refused(tmp_path):
     result = invoke("--dsn", "postgresql://app@db1/x", "fleet", "status", cwd=tmp_path)
     assert result.exit_code == 2
     assert "--dsn names one database; a fleet command takes its targets" in result.output
+
+
+def test_on_a_terminal_a_live_line_and_only_failures_above_it(capsys):
+    from sqlmig.cli.fleet import FleetLines
+    from sqlmig.cli.state import CliState
+    from sqlmig.fleet.schedule import Done, Started
+
+    lines = FleetLines(CliState(), "apply")
+    lines.tty = True  # as when stderr is a terminal
+    ok, bad = result("applied", applied=(1,)), result("failed", error="m/1.sql:1:1: boom")
+    lines(Started(ok.target, Progress(2, 0, 1, 0, 0.0)))
+    lines(Done(ok, Progress(2, 1, 0, 0, 1.0)))
+    lines(Done(bad, Progress(2, 2, 0, 1, 2.0)))
+    lines.clear()
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["failed      eu-1  -         m/1.sql:1:1: boom (0.00 s)"]
+    err = err.replace("\x1b[K", "")  # click drops the erase code when stderr is no terminal
+    assert err.split("\r") == [
+        "",
+        "fleet apply: 0/2 done, 1 running, 0 failed, 0 s",
+        "fleet apply: 1/2 done, 0 running, 0 failed, 1 s, ETA 0:01",
+        "",  # cleared for the failure's line
+        "fleet apply: 2/2 done, 0 running, 1 failed, 2 s, ETA 0:00",
+        "",  # cleared at the end
+    ]
