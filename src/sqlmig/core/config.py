@@ -36,9 +36,8 @@ SQLMIG_RELATIONS = (LEDGER_TABLE, HISTORY_TABLE, f"{HISTORY_TABLE}_id_seq")
 #: Session settings every migration connection starts with (as startup options, so
 #: they survive RESET ALL); a file that changes them is refused before it runs.
 PINNED_SETTINGS = {"standard_conforming_strings": "on", "client_encoding": "UTF8"}
-_KEYS = frozenset(
-    {"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions", "fleet"}
-)
+_KEYS = frozenset({"dsn", "dir", "embedded", "models_module", "models_out", "lint", "versions"})
+_KEYS |= {"fleet"}  # [tool.sqlmig.fleet]: read by sqlmig.fleet.targets
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
