@@ -31,6 +31,7 @@ import json
 import os
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,7 +113,25 @@ def main() -> None:
     jobs = [int(j) for j in args.jobs.split(",")]
 
     server, base, postmaster, socket_dir, port = start_server()
+    try:
+        run(args, jobs, base, postmaster, socket_dir, port)
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+def run(  # type: ignore[no-untyped-def]
+    args, jobs: list[int], base: str, postmaster: int, socket_dir: str, port: int
+) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-work-"))
+    try:
+        measure(args, jobs, base, postmaster, socket_dir, port, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(  # type: ignore[no-untyped-def]
+    args, jobs: list[int], base: str, postmaster: int, socket_dir: str, port: int, work: Path
+) -> None:
     names = [f"tenant_{i:03d}" for i in range(args.databases)]
     host = quote(socket_dir, safe="")
     urls = [f"postgresql:///{n}?host={host}&port={port}&user=postgres" for n in names]
@@ -170,14 +189,14 @@ def main() -> None:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
-    load = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {"databases": len(names), "migrations": expected, "loadavg": load, "runs": results},
-            indent=1,
+        load = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(  # after every run: a bounded run that is cut short keeps its rows
+            json.dumps(
+                {"databases": len(names), "migrations": expected, "loadavg": load, "runs": results},
+                indent=1,
+            )
         )
-    )
     print(f"\n{'config':<10} {'wall s':>8} {'db/min':>8} {'server cpu s':>13} {'client cpu s':>13}")
     for row in results:
         print(
@@ -185,7 +204,6 @@ def main() -> None:
             f"{row['server_cpu_s']:>13} {row['client_cpu_s']:>13}"
         )
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores)")
-    server.cleanup()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
