@@ -8,6 +8,7 @@ the passwords of every target. Only click is imported at module level.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -288,7 +289,16 @@ def _run(
 def _echo(state: CliState, text: str, *, err: bool = False, nl: bool = True) -> None:
     from sqlmig.core.redact import redact
 
-    click.echo(redact(text, state.secrets()), err=err, nl=nl)
+    secrets = _secrets(tuple(state.dsns), tuple(state.tokens))
+    click.echo(redact(text, secrets), err=err, nl=nl)
+
+
+@functools.lru_cache(maxsize=4)
+def _secrets(dsns: tuple[str, ...], tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """What ``CliState.secrets`` gives, once per fleet (not once per line of hundreds)."""
+    from sqlmig.core.redact import password_of
+
+    return (*(password_of(dsn) for dsn in dsns), *tokens)
 
 
 def target_line(result: TargetResult, width: int = 0) -> str:
