@@ -23,6 +23,7 @@ LAYER = {
     "progress": 1,
     "lint": 1,
     "schemadiff": 1,
+    "fleet": 1,
     "cli": 2,
 }
 MAX_LINES = 400
@@ -152,7 +153,14 @@ def test_the_checker_sees_what_it_should():
 
 @pytest.mark.parametrize(
     "package",
-    ["sqlmig.migrations", "sqlmig.models", "sqlmig.progress", "sqlmig.lint", "sqlmig.schemadiff"],
+    [
+        "sqlmig.migrations",
+        "sqlmig.models",
+        "sqlmig.progress",
+        "sqlmig.lint",
+        "sqlmig.schemadiff",
+        "sqlmig.fleet",
+    ],
 )
 def test_each_public_api_name_resolves(package):
     import importlib

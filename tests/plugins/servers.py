@@ -3,6 +3,7 @@
 pg          the session's server (parametrized: pg18 embedded, pg15 system)
 pg_major    its major version
 dsn         a fresh, empty database on it
+every_server  every available server at once (not parametrized: fleet tests)
 init_dsn    a fresh database cloned from a template that has sql/init applied
 
 Tests on the second server (pg15) are marked ``slow``: the fast subset
@@ -45,7 +46,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session", params=servers.available())
 def pg(request: pytest.FixtureRequest) -> servers.Server:
-    name: str = request.param
+    return _server(request.param)
+
+
+@pytest.fixture(scope="session")
+def every_server() -> list[servers.Server]:
+    """Every available server at once, for tests that spread databases over them (fleets)."""
+    return [_server(name) for name in servers.available()]
+
+
+def _server(name: str) -> servers.Server:
     if name not in _started:
         server = servers.start(name)
         if name != "external":

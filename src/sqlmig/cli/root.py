@@ -46,6 +46,7 @@ class _Group(click.Group):
         "help": "sqlmig.cli.help:help_",
         "history": "sqlmig.cli.history:history",
         "lint": "sqlmig.cli.lint:lint",
+        "fleet": "sqlmig.cli.fleet:fleet",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -45,6 +45,7 @@ VAR_PREFIX = "SQLMIG_VAR_"
 _TOML_KINDS = {"int": "an integer", "float": "a float", "bool": "a boolean", "list": "an array"}
 _TOML_KINDS |= {"dict": "a table", "datetime": "a date-time", "date": "a date", "time": "a time"}
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEYS |= {"fleet"}  # [tool.sqlmig.fleet]: read by sqlmig.fleet.targets
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
