@@ -133,3 +133,38 @@ def test_connection_close_and_http_1_0_are_honoured(init_dsn):
         # A stream has no length: it ends its connection, and says so.
         with SSE(srv.port, "/api/v1/tasks/stream") as client:
             assert client.head().response_headers["connection"] == "close"
+
+
+def test_a_stream_handed_over_as_the_server_stops_is_closed_not_left_hanging(init_dsn):
+    """A stream adopted just as the hub stops: closed, so its client reconnects elsewhere.
+
+    (Seen in CI: `tasks watch` hung on a stream that reached the writer after the stop.)
+    """
+    import os
+
+    from sqlmig.progress.subscription import CLOSED, TaskCursor
+    from sqlmig.progress.writer import Writer
+
+    def hand_over_around_the_stop(hub, pool) -> None:
+        writer = Writer(hub, pool)
+        released: list[int] = []
+        clients = []
+        for n in range(2):
+            ours, theirs = socket.socketpair()
+            ours.setblocking(False)
+            theirs.settimeout(TIMEOUT_S)
+            clients.append(theirs)
+            if n == 1:
+                writer.post(CLOSED)  # the stop, then at once one more hand-over
+            writer.adopt(
+                os.dup(ours.fileno()), TaskCursor("t", 0), lambda: released.append(1), None
+            )
+            ours.close()
+        for theirs in clients:
+            assert theirs.recv(1) == b""  # end of stream: closed by the writer
+            theirs.close()
+        wait_until(lambda: len(released) == 2, "both streams released")  # after the close
+
+    with progress_server(init_dsn) as srv:
+        for _ in range(20):
+            hand_over_around_the_stop(srv.hub, srv.pool)

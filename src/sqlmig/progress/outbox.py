@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import Final
 
-from sqlmig.progress.subscription import Cursor, Item
+from sqlmig.progress.subscription import Cursor, Item, Subscription
 
 SENT: Final = "sent"
 PENDING: Final = "pending"
@@ -99,3 +99,19 @@ class Held:
     def close_fd(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+class Adoption:
+    """A caught-up stream on its way to the writer, with the mailbox it caught up in."""
+
+    __slots__ = ("stream", "sub")
+
+    def __init__(self, stream: Held, sub: Subscription | None) -> None:
+        self.stream, self.sub = stream, sub
+
+    def abandon(self, unsubscribe: Callable[[Subscription], None]) -> None:
+        """End it unwritten (the server stops): closed, so its client reconnects."""
+        self.stream.close_fd()
+        self.stream.release()
+        if self.sub is not None:
+            unsubscribe(self.sub)

@@ -43,7 +43,7 @@ from sqlmig.core.errors import SqlmigError
 from sqlmig.progress import store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.feed import Matcher, Released
-from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Held
+from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held
 from sqlmig.progress.resync import Reader, Rows
 from sqlmig.progress.subscription import (
     CLOSED,
@@ -60,13 +60,6 @@ if TYPE_CHECKING:
     from sqlmig.progress.pool import Pool
 
 log = logging.getLogger("sqlmig.progress")
-
-
-class _Adopt:
-    __slots__ = ("stream", "sub")
-
-    def __init__(self, stream: Held, sub: Subscription | None) -> None:
-        self.stream, self.sub = stream, sub
 
 
 class Writer:
@@ -94,7 +87,7 @@ class Writer:
         self._lists: set[Held] = set()
         self._sel: selectors.BaseSelector | None = None
         self._wake: tuple[int, int] | None = None
-        self._start_lock = threading.Lock()
+        self._start_lock = threading.RLock()  # also orders an adoption against the stop
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self.streams = 0
@@ -108,14 +101,13 @@ class Writer:
         self, fd: int, cursor: Cursor, release: Callable[[], None], sub: Subscription | None
     ) -> None:
         """Take a caught-up stream's socket (non-blocking, ours to close) and its mailbox."""
-        if self._stopped:  # the hub stopped: end the stream now
-            os.close(fd)
-            release()
-            if sub is not None:
-                self._hub.unsubscribe(sub)
-            return
-        self._start()
-        self.post(_Adopt(Held(fd, cursor, release, time.monotonic()), sub))
+        adopt = Adoption(Held(fd, cursor, release, time.monotonic()), sub)
+        with self._start_lock:  # either before the stop (in the inbox) or after it (ended)
+            if not self._stopped:
+                self._start()
+                self.post(adopt)
+                return
+        adopt.abandon(self._hub.unsubscribe)  # the hub stopped: end the stream now
 
     def post(self, item: Any) -> None:
         """From any thread (the hub's): never blocks."""
@@ -169,6 +161,9 @@ class Writer:
                 log.exception("error in the stream writer")
         for stream in self._all():
             self._close(stream)
+        for item in self._inbox:  # handed over just before the stop: their clients reconnect
+            if isinstance(item, Adoption):
+                item.abandon(self._hub.unsubscribe)
         self._reader.stop()
 
     def _step(self, next_tick: float, tick_s: float) -> float:
@@ -209,7 +204,7 @@ class Writer:
             elif isinstance(item, Released):
                 for stream in list(self._lists):
                     self._deliver(stream, item)
-            elif isinstance(item, _Adopt):
+            elif isinstance(item, Adoption):
                 self._register(item)
             elif isinstance(item, Rows):
                 self._apply_rows(item)
@@ -217,7 +212,8 @@ class Writer:
                 for stream in self._all():
                     self._resync(stream)
             elif item is CLOSED:
-                self._stopped = True
+                with self._start_lock:
+                    self._stopped = True
 
     def _fan_out(self, event: ProgressEvent) -> None:
         group = self._by_task.get(event.task_id)
@@ -237,7 +233,7 @@ class Writer:
     def _all(self) -> list[Held]:
         return [s for group in self._by_task.values() for s in group] + list(self._lists)
 
-    def _register(self, adopt: _Adopt) -> None:
+    def _register(self, adopt: Adoption) -> None:
         stream = adopt.stream
         assert self._sel is not None
         self._sel.register(stream.fd, selectors.EVENT_READ, stream)
