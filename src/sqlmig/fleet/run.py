@@ -108,6 +108,13 @@ def run_fleet(
         raise UsageError(f"unknown fleet command {command!r}; one of {', '.join(COMMANDS)}.")
     load_scripts(settings.directory)  # a bad file fails here, before any target
     targets = fleet.targets
+    schema_targets = [t.name for t in targets if t.ledger is not None]
+    if command in ("drift", "check") and schema_targets:
+        # Their shadow database would be built in public and compared with every schema.
+        raise UsageError(
+            f"fleet {command} does not support schema targets yet ({schema_targets[0]}, ...); "
+            "select the others with --only."
+        )
     jobs = options.jobs or fleet.jobs or default_jobs(targets)
     servers = len({t.server for t in targets})
     per_server = options.per_server or fleet.per_server or math.ceil(jobs / servers)
@@ -143,6 +150,7 @@ def target_settings(settings: Settings, target: FleetTarget) -> Settings:
         dsn_source=f"fleet target {target.name}",
         embedded=False,
         notify=None,
+        ledger=target.ledger or settings.ledger,
     )
 
 
