@@ -69,6 +69,7 @@ def test_twenty_schemas_each_its_own_ledger_and_a_failing_one(tmp_path, tenants)
     by = {r.target.name.split("/")[1]: r for r in result.results}
     assert by["tenant_05"].outcome is fleet.Outcome.FAILED
     assert "0003-c.sql" in by["tenant_05"].error and "already exists" in by["tenant_05"].error
+    assert "Fix the file, then run `sqlmig fleet apply` again." in by["tenant_05"].error
     assert ledger(tenants, "tenant_05") == [1, 2]
     for schema, r in by.items():
         if r.outcome is fleet.Outcome.APPLIED:

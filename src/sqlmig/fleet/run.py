@@ -183,6 +183,8 @@ def target_settings(settings: Settings, target: FleetTarget) -> Settings:
     )
 
 
+_ONE, _FLEET = "`sqlmig apply`", "`sqlmig fleet apply`"
+
 Work = Callable[[FleetTarget, int, Settings, FleetOptions, float, list[int]], TargetResult]
 
 
@@ -209,7 +211,11 @@ def _guarded(
     except Exception as exc:  # a fleet keeps going; the error is this target's
         outcome, fields = Outcome.FAILED, {"error": f"unexpected error: {exc!r}", "exit_code": 1}
         fields["kind"] = type(exc).__name__
-    fields = {k: redact(v, secrets) if isinstance(v, str) else v for k, v in fields.items()}
+    # The hint to re-run is the fleet's: `sqlmig apply` would need this target's DSN.
+    fields = {
+        k: redact(v, secrets).replace(_ONE, _FLEET) if isinstance(v, str) else v
+        for k, v in fields.items()
+    }
     result = TargetResult(
         target,
         stage,
