@@ -142,3 +142,15 @@ def test_drift_and_check_refuse_schema_targets(tmp_path, tenants):
     for command in ("drift", "check"):
         with pytest.raises(UsageError, match="does not support schema targets"):
             fleet.run_fleet(command, found, settings)
+
+
+def test_search_path_joins_the_dsns_own_options(tmp_path, tenants):
+    from psycopg import conninfo
+
+    dsn = conninfo.make_conninfo(tenants, options="-c statement_timeout=5s")
+    path, settings = write(tmp_path, dsn, schemas=["acme"])
+    (target,) = fleet.load_fleet(settings, path).targets
+    options = conninfo.conninfo_to_dict(target.dsn)["options"]
+    assert options == '-c statement_timeout=5s -c search_path="acme"'
+    assert query(target.dsn, "SHOW search_path") == [('"acme"',)]
+    assert query(target.dsn, "SHOW statement_timeout") == [("5s",)]
