@@ -119,7 +119,12 @@ def _start_embedded() -> Server:
     return result
 
 
-def _start_system(bindir: Path, name: str) -> Server:
+def start_extra(name: str, port: str) -> Server:
+    """One more system PostgreSQL 15 on ``port`` (its own socket folder); stop() it after."""
+    return _start_system(PG15_BIN, name, port)
+
+
+def _start_system(bindir: Path, name: str, port: str = "5433") -> Server:
     root = _scratch(name)
     root.chmod(0o755)
     pgdata = root / "data"
@@ -141,7 +146,6 @@ def _start_system(bindir: Path, name: str) -> Server:
         ],
         user,
     )
-    port = "5433"
     options = f"-p {port} -k {root} -c listen_addresses='' -c fsync=off"
     _run(
         [

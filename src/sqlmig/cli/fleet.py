@@ -8,19 +8,19 @@ the passwords of every target. Only click is imported at module level.
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sqlmig.cli.fleet_lines import FleetLines, echo, live_line, summary, target_line
 from sqlmig.cli.state import CliState, pass_state
 
+__all__ = ["FleetLines", "fleet", "live_line", "target_line"]
+
 if TYPE_CHECKING:
-    from sqlmig.fleet.run import FleetOptions, FleetResult
-    from sqlmig.fleet.schedule import Event, Progress, TargetResult
+    from sqlmig.fleet.run import FleetOptions
     from sqlmig.fleet.targets import Fleet
 
 
@@ -97,6 +97,13 @@ def fleet() -> None:
     metavar="SECONDS",
     help="Keep trying to connect to each target until SECONDS have passed.",
 )
+@click.option(
+    "--report",
+    "report_dsn",
+    metavar="DSN",
+    help="Report the run as a batch task (a child per target) to the progress tables "
+    "of DSN; cancelling the batch there stops new targets.",
+)
 @pass_state
 def apply_(
     state: CliState,
@@ -108,6 +115,7 @@ def apply_(
     max_failures: int | None,
     lock_timeout_s: float,
     wait_s: float,
+    report_dsn: str | None,
 ) -> None:
     """Apply pending migrations on every target, stage by stage.
 
@@ -120,7 +128,7 @@ def apply_(
 
     names = tuple(n.strip() for c in canary for n in c.split(",") if n.strip())
     options = FleetOptions(jobs, per_server, max_failures, names, lock_timeout_s, wait_s)
-    _run(state, "apply", targets_file, only, options)
+    _run(state, "apply", targets_file, only, options, report_dsn)
 
 
 @fleet.command("status")
@@ -239,11 +247,11 @@ def targets_(state: CliState, targets_file: str | None, only: tuple[str, ...]) -
         items = [
             {"name": t.name, "stage": n, "server": t.server, "target": t.shown} for n, t in rows
         ]
-        _echo(state, json.dumps({"targets": items}, indent=2))
+        echo(state, json.dumps({"targets": items}, indent=2))
         return
     width = max(len(t.name) for _, t in rows)
     for number, target in rows:
-        _echo(state, f"{target.name:<{width}}  stage {number}  {target.shown}")
+        echo(state, f"{target.name:<{width}}  stage {number}  {target.shown}")
 
 
 def _load(state: CliState, targets_file: str | None, only: tuple[str, ...]) -> Fleet:
@@ -269,125 +277,32 @@ def _run(
     targets_file: str | None,
     only: tuple[str, ...],
     options: FleetOptions,
+    report_dsn: str | None = None,
 ) -> None:
+    from sqlmig.fleet.report import FleetReport
     from sqlmig.fleet.run import run_fleet
 
     chosen = _load(state, targets_file, only)
     settings = state.settings()
     lines = None if state.as_json else FleetLines(state, command)
-    result = run_fleet(command, chosen, settings, options, on_event=lines)
+    report = None
+    if report_dsn:
+        state.dsns.append(report_dsn)  # masked in every line, as --dsn is
+        report = FleetReport(report_dsn, settings)
+    try:
+        result = run_fleet(command, chosen, settings, options, on_event=lines, report=report)
+    finally:
+        if report is not None:
+            report.close()
     if lines is not None:
         lines.clear()
+    if report is not None:
+        echo(state, f"fleet {command}: reported as batch {report.task_id}", err=True)
+        if report.broken:
+            echo(state, f"fleet {command}: --report stopped: {report.broken}", err=True)
     if state.as_json:
-        _echo(state, json.dumps(result.as_dict(), indent=2, default=str))
+        echo(state, json.dumps(result.as_dict(), indent=2, default=str))
     else:
-        _summary(state, result)
+        summary(state, result)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
-
-
-def _echo(state: CliState, text: str, *, err: bool = False, nl: bool = True) -> None:
-    from sqlmig.core.redact import redact
-
-    secrets = _secrets(tuple(state.dsns), tuple(state.tokens))
-    click.echo(redact(text, secrets), err=err, nl=nl)
-
-
-@functools.lru_cache(maxsize=4)
-def _secrets(dsns: tuple[str, ...], tokens: tuple[str, ...]) -> tuple[str, ...]:
-    """What ``CliState.secrets`` gives, once per fleet (not once per line of hundreds)."""
-    from sqlmig.core.redact import password_of
-
-    return (*(password_of(dsn) for dsn in dsns), *tokens)
-
-
-def target_line(result: TargetResult, width: int = 0) -> str:
-    """One finished target: outcome, name, versions, what happened, how long."""
-    from sqlmig.fleet.schedule import Outcome
-
-    def shown(version: int | None) -> str:
-        return "-" if version is None else str(version)
-
-    versions = shown(result.version_before)
-    if result.version_after != result.version_before:
-        versions += f" -> {shown(result.version_after)}"
-    if result.outcome is Outcome.SKIPPED:
-        detail = result.error
-    elif result.error:
-        detail = result.error.splitlines()[0]
-    elif result.applied:
-        detail = f"applied {len(result.applied)} file(s)"
-    elif result.problems:
-        detail = f"{len(result.problems)} problem(s): {result.problems[0]}"
-    elif result.pending:
-        detail = f"{len(result.pending)} pending"
-    else:
-        detail = ""
-    took = "" if result.outcome is Outcome.SKIPPED else f" ({result.duration_s:.2f} s)"
-    return f"{result.outcome.value:<11} {result.target.name:<{width}}  {versions:<9} {detail}{took}"
-
-
-def live_line(command: str, progress: Progress) -> str:
-    """The terminal's one redrawn line: done, running, failed, ETA."""
-    eta = progress.eta_s
-    left = "" if eta is None else f", ETA {int(eta) // 60}:{int(eta) % 60:02d}"
-    return (
-        f"fleet {command}: {progress.done}/{progress.total} done, {progress.running} running, "
-        f"{progress.failed} failed, {progress.elapsed_s:.0f} s{left}"
-    )
-
-
-class FleetLines:
-    """Events to lines: one per finished target, or on a terminal a live line on stderr
-    (with failures printed above it as they happen)."""
-
-    def __init__(self, state: CliState, command: str) -> None:
-        self.state, self.command = state, command
-        self.tty = sys.stderr.isatty() and not state.quiet
-        self.width = 0
-        self.drawn = False
-
-    def __call__(self, event: Event) -> None:
-        from sqlmig.fleet.schedule import FAILURES, Done, Started
-
-        if isinstance(event, Started):
-            self.width = max(self.width, len(event.target.name))
-        if isinstance(event, Done):
-            result = event.result
-            failure = result.outcome in FAILURES
-            if (failure or not self.tty) and not (self.state.quiet and not failure):
-                self.clear()
-                _echo(self.state, target_line(result, self.width))
-        if self.tty:
-            _echo(
-                self.state, "\r\x1b[K" + live_line(self.command, event.progress), err=True, nl=False
-            )
-            self.drawn = True
-
-    def clear(self) -> None:
-        if self.drawn:
-            click.echo("\r\x1b[K", err=True, nl=False)
-            self.drawn = False
-
-
-def _summary(state: CliState, result: FleetResult) -> None:
-    from sqlmig.fleet.schedule import FAILURES, Outcome
-
-    totals = ", ".join(f"{n} {o}" for o, n in result.totals().items() if n)
-    _echo(
-        state,
-        f"fleet {result.command}: {len(result.results)} target(s), {result.stages} stage(s), "
-        f"--jobs {result.jobs}, --per-server {result.per_server}, "
-        f"{result.duration_s:.1f} s: {totals}.",
-    )
-    for r in result.results:
-        if r.outcome in FAILURES:
-            _echo(state, f"{r.outcome.value} {r.target.name} ({r.target.shown}):")
-            _echo(state, "\n".join(f"  {line}" for line in r.error.splitlines()))
-        elif r.outcome is Outcome.PROBLEMS:
-            _echo(state, f"problems {r.target.name} ({r.target.shown}):")
-            _echo(state, "\n".join(f"  {line}" for line in r.problems))
-    skipped = [r.target.name for r in result.results if r.outcome is Outcome.SKIPPED]
-    if skipped:
-        reasons = sorted({r.error for r in result.results if r.outcome is Outcome.SKIPPED})
-        _echo(state, f"skipped {len(skipped)}: {', '.join(skipped)} ({'; '.join(reasons)})")

@@ -12,11 +12,12 @@ usage error (exit 2) before any target is touched.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmig.core.config import Settings
 from sqlmig.core.errors import SqlmigError, UsageError
@@ -30,6 +31,10 @@ from sqlmig.fleet.schedule import (
     run_stages,
 )
 from sqlmig.fleet.targets import Fleet, FleetTarget
+
+if TYPE_CHECKING:
+    from sqlmig.fleet.report import FleetReport
+    from sqlmig.migrations.events import Event as RunEvent
 
 #: Most connections a fleet opens at once by default, whatever the servers.
 MAX_DEFAULT_JOBS = 8
@@ -100,14 +105,26 @@ def run_fleet(
     options: FleetOptions = FleetOptions(),  # frozen: safe to share
     *,
     on_event: Callable[[Event], None] | None = None,
+    report: FleetReport | None = None,
 ) -> FleetResult:
-    """Run ``command`` on every target; apply in stages, the read-only ones all at once."""
+    """Run ``command`` on every target; apply in stages, the read-only ones all at once.
+
+    ``report``: the run as a batch on the progress server (one child per target);
+    cancelling the batch there stops new targets from starting.
+    """
     from sqlmig.migrations.files import load_scripts
 
     if command not in COMMANDS:
         raise UsageError(f"unknown fleet command {command!r}; one of {', '.join(COMMANDS)}.")
     load_scripts(settings.directory)  # a bad file fails here, before any target
     targets = fleet.targets
+    schema_targets = [t.name for t in targets if t.ledger is not None]
+    if command in ("drift", "check") and schema_targets:
+        # Their shadow database would be built in public and compared with every schema.
+        raise UsageError(
+            f"fleet {command} does not support schema targets yet ({schema_targets[0]}, ...); "
+            "select the others with --only."
+        )
     jobs = options.jobs or fleet.jobs or default_jobs(targets)
     servers = len({t.server for t in targets})
     per_server = options.per_server or fleet.per_server or math.ceil(jobs / servers)
@@ -123,6 +140,13 @@ def run_fleet(
         "drift": _drift,
         "check": _check,
     }[command]
+    should_stop = None
+    if report is not None:
+        report.begin(command, stages)
+        if command == "apply":
+            work = functools.partial(_apply, on_file=report.on_file)
+        on_event = _both(on_event, report.on_event)
+        should_stop = report.should_stop
     started = time.monotonic()
     results = run_stages(
         stages,
@@ -131,8 +155,20 @@ def run_fleet(
         per_server=per_server,
         max_failures=max_failures,
         on_event=on_event,
+        should_stop=should_stop,
     )
     return FleetResult(command, results, jobs, per_server, len(stages), time.monotonic() - started)
+
+
+def _both(
+    first: Callable[[Event], None] | None, then: Callable[[Event], None]
+) -> Callable[[Event], None]:
+    def both(event: Event) -> None:
+        if first is not None:
+            first(event)
+        then(event)
+
+    return both
 
 
 def target_settings(settings: Settings, target: FleetTarget) -> Settings:
@@ -143,8 +179,11 @@ def target_settings(settings: Settings, target: FleetTarget) -> Settings:
         dsn_source=f"fleet target {target.name}",
         embedded=False,
         notify=None,
+        ledger=target.ledger or settings.ledger,
     )
 
+
+_ONE, _FLEET = "`sqlmig apply`", "`sqlmig fleet apply`"
 
 Work = Callable[[FleetTarget, int, Settings, FleetOptions, float, list[int]], TargetResult]
 
@@ -172,7 +211,11 @@ def _guarded(
     except Exception as exc:  # a fleet keeps going; the error is this target's
         outcome, fields = Outcome.FAILED, {"error": f"unexpected error: {exc!r}", "exit_code": 1}
         fields["kind"] = type(exc).__name__
-    fields = {k: redact(v, secrets) if isinstance(v, str) else v for k, v in fields.items()}
+    # The hint to re-run is the fleet's: `sqlmig apply` would need this target's DSN.
+    fields = {
+        k: redact(v, secrets).replace(_ONE, _FLEET) if isinstance(v, str) else v
+        for k, v in fields.items()
+    }
     result = TargetResult(
         target,
         stage,
@@ -194,14 +237,16 @@ def _apply(
     options: FleetOptions,
     started: float,
     done: list[int],
+    on_file: Callable[[FleetTarget, RunEvent], None] | None = None,
 ) -> TargetResult:
     from sqlmig import migrations
-    from sqlmig.migrations.events import Event as RunEvent
     from sqlmig.migrations.events import Finished
 
     def sink(event: RunEvent) -> None:
         if isinstance(event, Finished):
             done.append(event.script.version)
+        if on_file is not None:
+            on_file(target, event)
 
     result = migrations.apply(
         settings, lock_timeout_s=options.lock_timeout_s, wait_s=options.wait_s, sink=sink

@@ -146,11 +146,13 @@ def run_stages(
     per_server: int,
     max_failures: int | None,
     on_event: Callable[[Event], None] | None = None,
+    should_stop: Callable[[], str] | None = None,
 ) -> list[TargetResult]:
     """Run ``work`` on every target, stage by stage; results in the targets' order.
 
     Targets already running when the run stops (max_failures, a failed stage,
-    Ctrl-C) finish; those not started are SKIPPED with the reason.
+    Ctrl-C, a reason from ``should_stop``) finish; those not started are SKIPPED
+    with the reason.
     """
     emit = on_event or (lambda _event: None)
     total = sum(len(s) for s in stages)
@@ -182,6 +184,8 @@ def run_stages(
                     stop_reason = (
                         f"not started: {failures} failure(s) reached --max-failures {max_failures}"
                     )
+                if should_stop is not None and not stop_reason:
+                    stop_reason = should_stop()
                 if stop_reason:
                     for target in queue:
                         skip(target, number, stop_reason, len(running))

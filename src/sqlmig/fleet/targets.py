@@ -16,6 +16,10 @@
     dsn = "postgresql://ops@control/ops"
     sql = "SELECT tenant, dsn FROM tenants WHERE active"
 
+    [[tool.sqlmig.fleet.schemas]]            one target per schema of one database
+    dsn = "postgresql://app@db1/tenants"     (see _schemas.py: name/schema, its own
+    schemas = ["acme", "globex"]              ledger, search_path; or query = "SELECT ...")
+
 A plain ``--targets FILE`` (not ``.toml``) has one target a line, ``NAME=DSN`` or
 just a DSN (named after its database); ``#`` starts a comment. A line whose
 text before the first ``=`` is a libpq keyword (``host=… dbname=…``) is a
@@ -39,7 +43,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlmig.core.config import Settings, find_pyproject
+from sqlmig.core.config import LedgerLocation, Settings, find_pyproject
 from sqlmig.core.errors import UsageError
 from sqlmig.core.paths import display_path
 from sqlmig.core.redact import libpq_params, parse_dsn, password_of
@@ -47,7 +51,7 @@ from sqlmig.core.redact import libpq_params, parse_dsn, password_of
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _FLEET_KEYS = frozenset(
     {"targets", "template", "query", "stages", "jobs", "per_server", "max_failures"}
-    | {"password_env"}
+    | {"password_env", "schemas"}
 )
 _TEMPLATE_KEYS = frozenset({"dsn", "names", "password_env"})
 _QUERY_KEYS = frozenset({"dsn", "sql", "password_env"})
@@ -61,6 +65,7 @@ class FleetTarget:
     name: str
     dsn: str = field(repr=False)
     source: str  # where it was defined, for messages
+    ledger: LedgerLocation | None = None  # a schema target's own ledger (None: --table's)
 
     @cached_property  # the scheduler asks often; parsing is not free
     def server(self) -> str:
@@ -74,7 +79,8 @@ class FleetTarget:
         """Where it points, without any password."""
         from sqlmig.core.connections import describe
 
-        return describe(self.dsn)
+        shown = describe(self.dsn)
+        return f"schema {self.ledger.schema} of {shown}" if self.ledger else shown
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,19 @@ def _from_table(
             _required_str(block, "dsn", spot), _required_str(block, "sql", spot), spot, settings
         )
         found += [_target(n, d, f"{spot} row {n}", var, env) for n, d in rows]
+    from sqlmig.fleet._schemas import KEYS, tenant_schemas
+
+    for index, block in enumerate(_blocks(table, "schemas", where)):
+        spot = f"{where} schemas[{index}]"
+        _known(block, KEYS, spot)
+        dsn = _required_str(block, "dsn", spot)
+        var = _optional_str(block, "password_env", spot) or default_env
+        name = _optional_str(block, "name", spot) or _default_name(dsn, spot)
+        base = _target(name, dsn, spot, var, env)  # checks the name, refuses a password
+        found += [
+            FleetTarget(f"{name}/{loc.schema}", d, f"{spot} schema {loc.schema}", loc)
+            for loc, d in tenant_schemas(block, base.dsn, spot, settings)
+        ]
     if not found:
         raise UsageError(f"{where}: the fleet has no targets.")
     stages = table.get("stages", [])
