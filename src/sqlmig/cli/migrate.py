@@ -7,6 +7,8 @@ command, so ``sqlmig --help`` never loads psycopg.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from sqlmig.cli.render import (
@@ -19,6 +21,10 @@ from sqlmig.cli.render import (
     repeatables_json,
 )
 from sqlmig.cli.state import CliState, pass_state
+
+if TYPE_CHECKING:
+    from sqlmig.migrations.events import Event, Sink
+    from sqlmig.progress.runreport import ApplyReport
 
 #: A templated file is shown as written: its variables' values never appear.
 
@@ -48,6 +54,13 @@ from sqlmig.cli.state import CliState, pass_state
     metavar="SECONDS",
     help="How long to wait for another runner's lock.",
 )
+@click.option(
+    "--report",
+    "report_dsn",
+    metavar="DSN",
+    help="Also report the run as a task on the progress server of the database at DSN "
+    "(its progress tables: sqlmig progress install), file by file.",
+)
 @pass_state
 def apply(
     state: CliState,
@@ -57,6 +70,7 @@ def apply(
     wait_s: float,
     out_of_order: bool,
     lock_timeout_s: float,
+    report_dsn: str | None,
 ) -> None:
     """Apply pending migrations, each in its own transaction.
 
@@ -68,18 +82,34 @@ def apply(
 
     as_json = state.as_json
     verbosity = state.verbosity
-    sink = None if as_json or dry_run else ProgressLines(verbosity=verbosity)
-    result = run(
-        state.settings(),
-        target=target,
-        dry_run=dry_run,
-        create_db=create_db,
-        wait_s=wait_s,
-        out_of_order=out_of_order,
-        lock_timeout_s=lock_timeout_s,
-        sink=sink,
-        statement_timing=verbosity > 0 and not as_json,
-    )
+    sink: Sink | None = None if as_json or dry_run else ProgressLines(verbosity=verbosity)
+    report = None
+    if report_dsn and not dry_run:
+        from sqlmig.progress.runreport import ApplyReport
+
+        state.dsns.append(report_dsn)  # its password is masked like the target's
+        report = ApplyReport(report_dsn, state.settings().directory)
+        sink = _both(sink, report.on_event)
+    try:
+        result = run(
+            state.settings(),
+            target=target,
+            dry_run=dry_run,
+            create_db=create_db,
+            wait_s=wait_s,
+            out_of_order=out_of_order,
+            lock_timeout_s=lock_timeout_s,
+            sink=sink,
+            statement_timing=verbosity > 0 and not as_json,
+        )
+    except BaseException as exc:
+        if report is not None:
+            report.failed(exc)
+            _report_end(report)
+        raise
+    if report is not None:
+        report.completed([s.filename for s, _ in [*result.applied, *result.repeatables_applied]])
+        _report_end(report)
     if as_json:
         state.dump(
             {
@@ -287,3 +317,19 @@ def repair(state: CliState, dry_run: bool) -> None:
         click.echo(f"Would repair {len(actions)} row(s) (dry run: nothing was changed).")
     else:
         click.echo(f"Repaired {len(actions)} row(s).")
+
+
+def _both(first: Sink | None, second: Sink) -> Sink:
+    def sink(event: Event) -> None:
+        if first is not None:
+            first(event)
+        second(event)
+
+    return sink
+
+
+def _report_end(report: ApplyReport) -> None:
+    if report.broken:
+        click.echo(f"sqlmig: --report stopped: {report.broken}", err=True)
+    click.echo(f"sqlmig: reported as task {report.task_id}", err=True)
+    report.close()
