@@ -106,8 +106,12 @@ def test_resume_under_concurrent_writers_loses_and_repeats_nothing(init_dsn, dir
         body = m.json()
         by_task.setdefault(body["task_id"], []).append(body["seq"])
     assert by_task == {str(t): list(range(1, rows + 1)) for t in tasks}
-    ids = [int(m.id) for m in received]
+    # A row whose commit came more than hold_s after a later id's (a loaded machine) is
+    # sent late, without an id (feed.py): still exactly once, as by_task shows. The ids
+    # that are sent are the cursor: increasing, each once.
+    ids = [int(m.id) for m in received if m.id]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids  # the cursor moved: resuming by it is what this test exercises
 
 
 def _pump(client: SSE) -> bool:
