@@ -43,7 +43,7 @@ from sqlmig.core.errors import SqlmigError
 from sqlmig.progress import store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.feed import Matcher, Released
-from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Held
+from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held, runs, take_events
 from sqlmig.progress.resync import Reader, Rows
 from sqlmig.progress.subscription import (
     CLOSED,
@@ -60,13 +60,6 @@ if TYPE_CHECKING:
     from sqlmig.progress.pool import Pool
 
 log = logging.getLogger("sqlmig.progress")
-
-
-class _Adopt:
-    __slots__ = ("stream", "sub")
-
-    def __init__(self, stream: Held, sub: Subscription | None) -> None:
-        self.stream, self.sub = stream, sub
 
 
 class Writer:
@@ -115,7 +108,7 @@ class Writer:
                 self._hub.unsubscribe(sub)
             return
         self._start()
-        self.post(_Adopt(Held(fd, cursor, release, time.monotonic()), sub))
+        self.post(Adoption(Held(fd, cursor, release, time.monotonic()), sub))
 
     def post(self, item: Any) -> None:
         """From any thread (the hub's): never blocks."""
@@ -205,11 +198,11 @@ class Writer:
             except IndexError:
                 return
             if isinstance(item, ProgressEvent):
-                self._fan_out(item)
+                for run in runs(take_events(self._inbox, item, self._to_lists)):
+                    self._fan_out(run)
             elif isinstance(item, Released):
-                for stream in list(self._lists):
-                    self._deliver(stream, item)
-            elif isinstance(item, _Adopt):
+                self._to_lists(item)
+            elif isinstance(item, Adoption):
                 self._register(item)
             elif isinstance(item, Rows):
                 self._apply_rows(item)
@@ -219,25 +212,32 @@ class Writer:
             elif item is CLOSED:
                 self._stopped = True
 
-    def _fan_out(self, event: ProgressEvent) -> None:
-        group = self._by_task.get(event.task_id)
+    def _to_lists(self, item: Released) -> None:
+        for stream in list(self._lists):
+            self._deliver(stream, item)
+
+    def _fan_out(self, run: list[ProgressEvent]) -> None:
+        """One task's consecutive rows (see ``outbox.runs``) to each of its streams."""
+        group = self._by_task.get(run[0].task_id)
         if not group:
             return
-        data = b"" if event.truncated else event.sse()
+        first, last = run[0], run[-1]
+        data = b"" if first.truncated else b"".join(event.sse() for event in run)
         now = time.monotonic()
         for stream in list(group):
             cursor = stream.cursor
-            # The common case, inline: an idle stream that expects exactly this row.
-            if data and stream.idle() and cursor.last + 1 == event.seq:
-                cursor.last, cursor.done = event.seq, event.terminal
-                self._send_at(stream, data, now)
+            # The common case, inline: an idle stream that expects exactly these rows.
+            if data and stream.idle() and cursor.last + 1 == first.seq:
+                cursor.last, cursor.done = last.seq, last.terminal
+                self._send_at(stream, data, now, len(run))
             else:
-                self._deliver(stream, event)
+                for event in run:
+                    self._deliver(stream, event)
 
     def _all(self) -> list[Held]:
         return [s for group in self._by_task.values() for s in group] + list(self._lists)
 
-    def _register(self, adopt: _Adopt) -> None:
+    def _register(self, adopt: Adoption) -> None:
         stream = adopt.stream
         assert self._sel is not None
         self._sel.register(stream.fd, selectors.EVENT_READ, stream)
@@ -293,8 +293,8 @@ class Writer:
     def _send(self, stream: Held, data: bytes) -> None:
         self._send_at(stream, data, time.monotonic())
 
-    def _send_at(self, stream: Held, data: bytes, now: float) -> None:
-        sent = stream.send(data, now, self.max_pending, self.max_pending_bytes)
+    def _send_at(self, stream: Held, data: bytes, now: float, events: int = 1) -> None:
+        sent = stream.send(data, now, self.max_pending, self.max_pending_bytes, events)
         if sent is SENT:
             if stream.cursor.done:
                 self._close(stream)
