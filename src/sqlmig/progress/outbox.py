@@ -12,17 +12,65 @@ costs this object, its cursor and the kernel's socket (benchmarks/README.md).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
+from sqlmig.progress.events import ProgressEvent
+from sqlmig.progress.feed import Released
 from sqlmig.progress.subscription import Cursor, Item, Subscription
 
 SENT: Final = "sent"
 PENDING: Final = "pending"
 OVER: Final = "over"
 GONE: Final = "gone"
+COALESCE_MAX: Final = 1024  # events taken from the writer's inbox in one pass
+
+
+def take_events(
+    inbox: collections.deque[Any], first: ProgressEvent, to_lists: Callable[[Released], None]
+) -> list[ProgressEvent]:
+    """``first`` and the events queued behind it, for one pass of the writer (its thread only).
+
+    When one pass over many sockets takes longer than the events' interval, the next pass
+    carries every event that arrived meanwhile in one write per stream, instead of the
+    latency piling up. List rows met on the way go to ``to_lists`` (other streams, so no
+    task stream's order changes); anything else (adoptions, re-read rows) ends the batch.
+    """
+    events = [first]
+    while inbox and len(events) < COALESCE_MAX:
+        item = inbox[0]  # only the writer pops: the head stays ours
+        if isinstance(item, ProgressEvent):
+            events.append(inbox.popleft())
+        elif isinstance(item, Released):
+            to_lists(inbox.popleft())
+        else:
+            break
+    return events
+
+
+def runs(events: list[ProgressEvent]) -> list[list[ProgressEvent]]:
+    """Split queued events into per-task runs of consecutive seqs, each written at once.
+
+    Order is kept within a task (streams of different tasks are independent); a run ends
+    at a gap, a truncated payload (re-read alone) or a terminal event.
+    """
+    by_task: dict[str, list[list[ProgressEvent]]] = {}
+    for event in events:
+        task_runs = by_task.setdefault(event.task_id, [])
+        prev = task_runs[-1][-1] if task_runs else None
+        joins = (
+            prev is not None
+            and not (prev.truncated or event.truncated or prev.terminal)
+            and event.seq == prev.seq + 1
+        )
+        if joins:
+            task_runs[-1].append(event)
+        else:
+            task_runs.append([event])
+    return [run for task_runs in by_task.values() for run in task_runs]
 
 
 class Held:
@@ -53,10 +101,13 @@ class Held:
         """Nothing pending, not behind, not re-reading: the next row can go straight out."""
         return self.out is None and not self.lagging and not self.resyncing and not self.closed
 
-    def send(self, data: bytes, now: float, max_events: int, max_bytes: int) -> str:
+    def send(
+        self, data: bytes, now: float, max_events: int, max_bytes: int, events: int = 1
+    ) -> str:
+        """``data``: ``events`` events (a run written at once) for the pending limits."""
         if self.out is not None:
             self.out += data
-            self.out_events += 1
+            self.out_events += events
             over = self.out_events > max_events or len(self.out) > max_bytes
             return OVER if over else PENDING
         try:
@@ -68,7 +119,7 @@ class Held:
         self.last_write = now
         if written == len(data):
             return SENT
-        self.out, self.out_events, self.moved_at = bytearray(data[written:]), 1, now
+        self.out, self.out_events, self.moved_at = bytearray(data[written:]), events, now
         return PENDING
 
     def flush(self, now: float) -> str:

@@ -1,5 +1,4 @@
-"""One thread (epoll) writes every caught-up stream: an idle stream costs a socket and
-two small objects, not a thread.
+"""One thread (epoll) writes every caught-up stream: a socket and two small objects each.
 
     request thread: catch-up ─▶ adopt(fd, cursor, mailbox) ─▶ returns (thread freed)
     hub thread:     NOTIFY ─▶ post(event) ─▶ inbox (a deque; one wake-up byte per batch)
@@ -19,10 +18,10 @@ two small objects, not a thread.
 Adoption and the mailbox: the stream's request thread subscribed to the hub
 before its catch-up query. The writer, in its own thread and in inbox order,
 registers the stream, unsubscribes the mailbox and replays what it holds;
-every event posted after that reaches the stream through the inbox. Overlap
-is dropped by the cursor (seq <= last, id <= last), so nothing is lost or
-repeated. Database reads (re-syncs) run in a second thread, so a slow query
-never delays a write.
+every event posted after that reaches the stream through the inbox. Overlap is dropped
+by the cursor (seq <= last, id <= last): nothing is lost or repeated. Re-syncs read
+the database in a second thread, so a slow query never delays a write. A hand-over
+racing the stop is ended (closed), never left open.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from sqlmig.core.errors import SqlmigError
 from sqlmig.progress import store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.feed import Matcher, Released
-from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held
+from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held, runs, take_events
 from sqlmig.progress.resync import Reader, Rows
 from sqlmig.progress.subscription import (
     CLOSED,
@@ -90,9 +89,7 @@ class Writer:
         self._start_lock = threading.RLock()  # also orders an adoption against the stop
         self._threads: list[threading.Thread] = []
         self._stopped = False
-        self.streams = 0
-        self.overflows = 0
-        self.resyncs = 0
+        self.streams = self.overflows = self.resyncs = 0
         hub.add_sink(self)
 
     # -- other threads ----------------------------------------------------------------------
@@ -161,9 +158,8 @@ class Writer:
                 log.exception("error in the stream writer")
         for stream in self._all():
             self._close(stream)
-        for item in self._inbox:  # handed over just before the stop: their clients reconnect
-            if isinstance(item, Adoption):
-                item.abandon(self._hub.unsubscribe)
+        for item in (i for i in self._inbox if isinstance(i, Adoption)):  # just before the stop
+            item.abandon(self._hub.unsubscribe)
         self._reader.stop()
 
     def _step(self, next_tick: float, tick_s: float) -> float:
@@ -200,10 +196,10 @@ class Writer:
             except IndexError:
                 return
             if isinstance(item, ProgressEvent):
-                self._fan_out(item)
+                for run in runs(take_events(self._inbox, item, self._to_lists)):
+                    self._fan_out(run)
             elif isinstance(item, Released):
-                for stream in list(self._lists):
-                    self._deliver(stream, item)
+                self._to_lists(item)
             elif isinstance(item, Adoption):
                 self._register(item)
             elif isinstance(item, Rows):
@@ -215,20 +211,27 @@ class Writer:
                 with self._start_lock:
                     self._stopped = True
 
-    def _fan_out(self, event: ProgressEvent) -> None:
-        group = self._by_task.get(event.task_id)
+    def _to_lists(self, item: Released) -> None:
+        for stream in list(self._lists):
+            self._deliver(stream, item)
+
+    def _fan_out(self, run: list[ProgressEvent]) -> None:
+        """One task's consecutive rows (see ``outbox.runs``) to each of its streams."""
+        group = self._by_task.get(run[0].task_id)
         if not group:
             return
-        data = b"" if event.truncated else event.sse()
+        first, last = run[0], run[-1]
+        data = b"" if first.truncated else b"".join(event.sse() for event in run)
         now = time.monotonic()
         for stream in list(group):
             cursor = stream.cursor
-            # The common case, inline: an idle stream that expects exactly this row.
-            if data and stream.idle() and cursor.last + 1 == event.seq:
-                cursor.last, cursor.done = event.seq, event.terminal
-                self._send_at(stream, data, now)
+            # The common case, inline: an idle stream that expects exactly these rows.
+            if data and stream.idle() and cursor.last + 1 == first.seq:
+                cursor.last, cursor.done = last.seq, last.terminal
+                self._send_at(stream, data, now, len(run))
             else:
-                self._deliver(stream, event)
+                for event in run:
+                    self._deliver(stream, event)
 
     def _all(self) -> list[Held]:
         return [s for group in self._by_task.values() for s in group] + list(self._lists)
@@ -289,8 +292,8 @@ class Writer:
     def _send(self, stream: Held, data: bytes) -> None:
         self._send_at(stream, data, time.monotonic())
 
-    def _send_at(self, stream: Held, data: bytes, now: float) -> None:
-        sent = stream.send(data, now, self.max_pending, self.max_pending_bytes)
+    def _send_at(self, stream: Held, data: bytes, now: float, events: int = 1) -> None:
+        sent = stream.send(data, now, self.max_pending, self.max_pending_bytes, events)
         if sent is SENT:
             if stream.cursor.done:
                 self._close(stream)
