@@ -171,3 +171,26 @@ def test_sequencer_tells_the_status_before_each_row():
     assert (first[0].prev_status, first[0].prev_known) == (None, True)
     assert unknown[0].prev_known is False
     assert (end[0].prev_status, end[0].prev_known) == ("RUNNING", True)
+
+
+def test_a_late_row_the_catch_up_already_sent_is_not_sent_again():
+    """The catch-up query read a row the hub then releases late (its commit came more
+    than hold_s after a later id's): the list stream sends it once, by (task, seq)."""
+    from sqlmig.progress.events import ProgressEvent
+    from sqlmig.progress.feed import ListFilter, Matcher, Released
+    from sqlmig.progress.subscription import ListCursor
+
+    def row(task, seq, row_id):
+        return ProgressEvent(task, seq, "RUNNING", seq, None, "m", None, "t", row_id=row_id)
+
+    matcher = Matcher(lambda query: None)  # no filter: the database is never asked
+    cursor = ListCursor(ListFilter(), 0)
+    for event in (row("a", 1, 10), row("a", 2, 12), row("b", 1, 13)):  # the catch-up's rows
+        cursor.sent(event)
+    cursor.last = 13
+    assert cursor.admit(Released(row("a", 2, 12), late=True), matcher) is None  # a repeat
+    assert cursor.admit(Released(row("b", 1, 13)), matcher) is None  # by id, as before
+    fresh = cursor.admit(Released(row("a", 3, 11), late=True), matcher)  # late, but new
+    assert isinstance(fresh, bytes) and b"id:" not in fresh  # sent, without an id
+    assert cursor.admit(Released(row("c", 1, 14)), matcher) is not None
+    assert cursor.last == 14 and cursor.seqs == {"a": 3, "b": 1, "c": 1}

@@ -156,8 +156,10 @@ class Streams:
         self, sub: Subscription, flt: ListFilter, last: int, upto: int, first: list[ProgressEvent]
     ) -> Generator[bytes | _Handoff, bool, None]:
         yield events.encode(comment="tasks", retry_ms=self.retry_ms)
+        cursor = ListCursor(flt, last)
         if last == 0:
             for event in first:
+                cursor.sent(event)
                 yield Released(event, late=True).sse()  # no id: these are not a cursor
             last = upto
             yield events.encode(id=last)
@@ -165,13 +167,14 @@ class Streams:
             batch = first
             while True:
                 for event in batch:
+                    cursor.sent(event)
                     yield Released(event).sse()
                     last = event.row_id
                 if len(batch) < store.CATCH_UP_BATCH:
                     break
                 batch = self._rows_after(flt, last, upto)
             last = max(last, upto)
-        cursor = ListCursor(flt, last)
+        cursor.last = last
         if (yield _Handoff(cursor)):
             return
         yield from self._live(sub, _ListLoop(self, cursor))

@@ -142,15 +142,29 @@ class TaskCursor:
         return pool.run(lambda c: store.fetch_events(c, tid, after, limit=RESYNC_BATCH))
 
 
-class ListCursor:
-    """Where a list stream stands: the last row id sent, and its filters."""
+_MAX_SEQS = 100_000  # tasks a list stream remembers the last seq of
 
-    __slots__ = ("done", "filter", "last")
+
+class ListCursor:
+    """Where a list stream stands: the last row id sent, and its filters.
+
+    ``seqs``: each task's last seq sent. A row released late (no id) may be one the
+    catch-up query already sent; a task's rows commit in seq order, so a seq at or
+    below the last one sent is that repeat, and is dropped.
+    """
+
+    __slots__ = ("done", "filter", "last", "seqs")
     is_list = True
     task_id = LIST_KEY
 
-    def __init__(self, flt: ListFilter, last: int) -> None:
+    def __init__(self, flt: ListFilter, last: int, seqs: dict[str, int] | None = None) -> None:
         self.filter, self.last, self.done = flt, last, False
+        self.seqs: dict[str, int] = seqs if seqs is not None else {}
+
+    def sent(self, event: ProgressEvent) -> None:
+        if len(self.seqs) >= _MAX_SEQS:
+            self.seqs.clear()  # bounded; only a repeat of a forgotten task could then pass
+        self.seqs[event.task_id] = max(event.seq, self.seqs.get(event.task_id, 0))
 
     def admit(
         self,
@@ -162,13 +176,18 @@ class ListCursor:
         event = item.event
         if not item.late and event.row_id <= self.last:
             return None
+        if event.seq <= self.seqs.get(event.task_id, 0):
+            return None  # sent already (by the catch-up, or released twice)
         if event.truncated:
             if full_row is None:
                 return True
             item = Released(full_row(event), item.late, item.prev_status, item.prev_known)
         if not item.late:
             self.last = event.row_id
-        return item.sse() if matcher.passes(self.filter, item) else None
+        if not matcher.passes(self.filter, item):
+            return None
+        self.sent(event)
+        return item.sse()
 
     def read(self, pool: Pool, upto: int) -> list[ProgressEvent]:
         flt, after = self.filter, self.last
