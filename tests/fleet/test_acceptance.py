@@ -12,7 +12,7 @@ import pytest
 from support import fleet as helpers
 from support import servers
 from support.cli import invoke
-from support.db import query
+from support.db import named, query
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,9 @@ def schema_ledger(dsn, schema):
     exists = query(dsn, "SELECT to_regclass(%s) IS NOT NULL", f"{schema}.schema_migrations")
     if not exists[0][0]:
         return []
-    rows = query(dsn, f"SELECT version FROM {schema}.schema_migrations WHERE success")
+    rows = query(
+        dsn, named("SELECT version FROM {t} WHERE success", t=f"{schema}.schema_migrations")
+    )
     return sorted(int(v) for (v,) in rows)  # type: ignore[call-overload]
 
 

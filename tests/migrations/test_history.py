@@ -10,7 +10,7 @@ import getpass
 import json
 
 from migrations.test_rollback import HISTORY, checksum, history_rows, ledger_rows, schema_dump
-from support.db import query
+from support.db import named, query
 
 
 def test_apply_appends_one_row_per_file_with_who_and_how_long(dsn, sqlmig, mig_dir, monkeypatch):
@@ -22,7 +22,9 @@ def test_apply_appends_one_row_per_file_with_who_and_how_long(dsn, sqlmig, mig_d
         (1, "apply", "success", None, checksum(dsn, 1)),
         (2, "apply", "success", None, checksum(dsn, 2)),
     ]
-    rows = query(dsn, f"select db_user, actor, execution_ms >= 0, at <= now() from {HISTORY}")
+    rows = query(
+        dsn, named("select db_user, actor, execution_ms >= 0, at <= now() from {h}", h=HISTORY)
+    )
     user = query(dsn, "select current_user")[0][0]
     assert rows == [(user, "deploy-bot", True, True)] * 2
 
@@ -31,7 +33,7 @@ def test_actor_defaults_to_the_os_user(dsn, sqlmig, mig_dir, monkeypatch):
     monkeypatch.delenv("SQLMIG_ACTOR", raising=False)
     mig_dir.write("1-a.sql", "create table a (id int);")
     assert sqlmig("apply").exit_code == 0
-    assert query(dsn, f"select actor from {HISTORY}") == [(getpass.getuser(),)]
+    assert query(dsn, named("select actor from {h}", h=HISTORY)) == [(getpass.getuser(),)]
 
 
 def test_history_row_commits_in_the_files_transaction(pg, dsn, sqlmig, mig_dir):
@@ -70,7 +72,7 @@ def test_refused_before_running_writes_no_history(dsn, sqlmig, mig_dir):
     mig_dir.write("1-a.sql", "create table a ();\ncommit;\n")
     assert sqlmig("apply").exit_code == 2
     assert history_rows(dsn) == [] and ledger_rows(dsn) == []
-    assert query(dsn, f"select to_regclass('public.{HISTORY}')") == [(None,)]
+    assert query(dsn, "select to_regclass(%s)", f"public.{HISTORY}") == [(None,)]
 
 
 def test_baseline_is_recorded(pg, dsn, sqlmig, mig_dir):
@@ -103,7 +105,9 @@ def test_repair_records_accepted_edits_and_removed_rows(dsn, sqlmig, mig_dir):
         (1, "repair", "success", old, new),
         (2, "repair", "success", failed, None),
     ]
-    details = query(dsn, f"select detail from {HISTORY} where action = 'repair' order by id")
+    details = query(
+        dsn, named("select detail from {h} where action = 'repair' order by id", h=HISTORY)
+    )
     assert "accepted the edited file" in details[0][0]
     assert "removed the failed row" in details[1][0]
 
@@ -113,7 +117,7 @@ def test_history_is_append_only(dsn, sqlmig, mig_dir):
     mig_dir.write("1-a.down.sql", "drop table a;")
     for command in ("apply", "rollback", "apply"):
         assert sqlmig(command).exit_code == 0
-    rows = query(dsn, f"select id, action from {HISTORY} order by id")
+    rows = query(dsn, named("select id, action from {h} order by id", h=HISTORY))
     assert [a for _, a in rows] == ["apply", "rollback", "apply"]
     assert [i for i, _ in rows] == sorted({i for i, _ in rows})
     assert ledger_rows(dsn) == [(1, True)]
@@ -154,13 +158,13 @@ def test_an_old_database_without_history_keeps_working(pg, dsn, sqlmig, mig_dir)
     mig_dir.write("2-b.sql", "create table b (id int);")
     mig_dir.write("2-b.down.sql", "drop table b;")
     assert sqlmig("apply", "--target", "1").exit_code == 0
-    query(dsn, f"drop table {HISTORY}")  # as an older sqlmig left it
+    query(dsn, named("drop table {h}", h=HISTORY))  # as an older sqlmig left it
     for command in ("status", "verify", "history"):
         assert sqlmig(command).exit_code == 0
     assert "No history yet." in sqlmig("history").stdout
     assert sqlmig("apply").exit_code == 0  # the next write creates the table
     assert history_rows(dsn) == [(2, "apply", "success", None, checksum(dsn, 2))]
-    query(dsn, f"drop table {HISTORY}")
+    query(dsn, named("drop table {h}", h=HISTORY))
     assert sqlmig("rollback").exit_code == 0  # rollback creates it too
     assert [r[:3] for r in history_rows(dsn)] == [(2, "rollback", "success")]
     assert ledger_rows(dsn) == [(1, True)]

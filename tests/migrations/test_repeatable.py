@@ -14,7 +14,7 @@ import time
 
 import pytest
 from migrations.test_rollback import HISTORY, ledger_rows, schema_dump
-from support.db import query
+from support.db import named, query
 
 from sqlmig.core.config import resolve
 from sqlmig.core.errors import ConnectionLost, MigrationFailed
@@ -34,11 +34,14 @@ def log(dsn):
 
 def rep_rows(dsn):
     """(name, checksum, script, success, failed_checksum) per repeatable, by name."""
-    if not query(dsn, f"select to_regclass('public.{REPEATABLE}') is not null")[0][0]:
+    if not query(dsn, "select to_regclass(%s) is not null", f"public.{REPEATABLE}")[0][0]:
         return []
     return query(
         dsn,
-        f"select name, checksum, script, success, failed_checksum from {REPEATABLE} order by name",
+        named(
+            "select name, checksum, script, success, failed_checksum from {r} order by name",
+            r=REPEATABLE,
+        ),
     )
 
 
@@ -46,8 +49,11 @@ def rep_history(dsn):
     """(name, action, outcome, before, after) of the repeatables' history rows, oldest first."""
     return query(
         dsn,
-        "select name, action, outcome, checksum_before, checksum_after"
-        f" from {HISTORY} where version is null order by id",
+        named(
+            "select name, action, outcome, checksum_before, checksum_after"
+            " from {h} where version is null order by id",
+            h=HISTORY,
+        ),
     )
 
 
@@ -96,11 +102,11 @@ def test_first_apply_runs_them_after_the_versioned_ones_in_name_order(dsn, sqlmi
 def test_apply_again_runs_nothing(dsn, sqlmig, mig_dir):
     three(mig_dir)
     assert sqlmig("apply").exit_code == 0
-    before = (rep_rows(dsn), query(dsn, f"select * from {HISTORY}"), log(dsn))
+    before = (rep_rows(dsn), query(dsn, named("select * from {h}", h=HISTORY)), log(dsn))
     again = sqlmig("apply")
     assert again.exit_code == 0
     assert again.stdout == "Nothing to apply: 2 migration(s) already applied.\n"
-    assert (rep_rows(dsn), query(dsn, f"select * from {HISTORY}"), log(dsn)) == before
+    assert (rep_rows(dsn), query(dsn, named("select * from {h}", h=HISTORY)), log(dsn)) == before
 
 
 def test_a_changed_repeatable_runs_again_alone(dsn, sqlmig, mig_dir):
@@ -435,7 +441,9 @@ def test_flyway_names(dsn, sqlmig, mig_dir):
 def test_history_shows_repeatables_and_an_old_history_table_is_upgraded(dsn, sqlmig, mig_dir):
     mig_dir.write("1-log.sql", LOG)
     assert sqlmig("apply").exit_code == 0
-    query(dsn, f"alter table {HISTORY} alter column version set not null")  # as before R- files
+    query(
+        dsn, named("alter table {h} alter column version set not null", h=HISTORY)
+    )  # as before R- files
     mig_dir.write("R-x.sql", logging_file("x"))
     assert sqlmig("apply").exit_code == 0
     assert query(

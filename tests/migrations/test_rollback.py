@@ -34,7 +34,7 @@ def ledger_rows(dsn):
 
 def history_rows(dsn):
     """(version, action, outcome, checksum_before, checksum_after) per row, oldest first."""
-    if not query(dsn, f"select to_regclass('public.{HISTORY}') is not null")[0][0]:
+    if not query(dsn, "select to_regclass(%s) is not null", f"public.{HISTORY}")[0][0]:
         return []
     return query(
         dsn,

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from migrations.test_rollback import HISTORY, ledger_rows
 from support.cli import invoke
-from support.db import query
+from support.db import named, query
 
 from sqlmig import migrations
 from sqlmig.cli import cli
@@ -70,9 +70,9 @@ def ledger_text(dsn: str) -> str:
 
 
 def history_text(dsn: str) -> str:
-    if not query(dsn, f"select to_regclass('public.{HISTORY}') is not null")[0][0]:
+    if not query(dsn, "select to_regclass(%s) is not null", f"public.{HISTORY}")[0][0]:
         return ""
-    return "\n".join(str(r[0]) for r in query(dsn, f"select t::text from {HISTORY} t"))
+    return "\n".join(str(r[0]) for r in query(dsn, named("select t::text from {h} t", h=HISTORY)))
 
 
 def test_a_templated_file_runs_its_rendering_and_stores_the_template(

@@ -4,6 +4,7 @@ and what differs between servers of two majors without being drift."""
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from sqlmig import schemadiff
 from sqlmig.schemadiff import Snapshot
@@ -154,8 +155,13 @@ def test_the_number_of_catalog_queries_does_not_grow_with_the_schema(dsn):
     small = queries(False), queries(True)
     with psycopg.connect(dsn, autocommit=True) as conn:
         for i in range(40):
-            conn.execute(f"create table t{i} (id int primary key, v text check (v <> ''))")
-            conn.execute(f"create index t{i}_v on t{i} (v)")
+            table, index = sql.Identifier(f"t{i}"), sql.Identifier(f"t{i}_v")
+            conn.execute(
+                sql.SQL("create table {} (id int primary key, v text check (v <> ''))").format(
+                    table
+                )
+            )
+            conn.execute(sql.SQL("create index {} on {} (v)").format(index, table))
     assert (queries(False), queries(True)) == small
     # Two session settings, one query per object kind, one for the unsupported kinds.
     assert small == (14, 15)
