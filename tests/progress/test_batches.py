@@ -130,7 +130,7 @@ def test_batch_of_20_with_sizes_rolls_up_percent_eta_and_completes(init_dsn, val
     assert last["id"] == str(batch.task_id) and last["progress"] == 100
     assert last["data"]["children"] == counts and last["eta_seconds"] == 0
     running = messages[20].json()
-    assert running["status"] == "RUNNING" and running["progress"] == math.floor(running["percent"])
+    assert running["state"] == "RUNNING" and running["progress"] == math.floor(running["percent"])
     assert running["eta_seconds"] is not None
 
 

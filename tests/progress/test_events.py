@@ -96,11 +96,12 @@ def test_progress_event_from_notify_encodes_once_and_exactly():
     assert (event.seq, event.name, event.terminal, event.row_id) == (2, "progress", False, 7)
     expected = (
         b"id: 2\nevent: progress\n"
-        b'data: {"task_id":"7b0c1c8e-7d2a-4a59-9a43-6f1b0f1b7f11","seq":2,"status":"RUNNING",'
+        b'data: {"task_id":"7b0c1c8e-7d2a-4a59-9a43-6f1b0f1b7f11","seq":2,"state":"RUNNING",'
         b'"percent":20.0,"stage":"loading_schema","message":"Loading schema\\nstep two",'
         b'"data":null,"created_at":"2026-11-22T05:30:30.123456+00:00",'
-        # the fields added by issue 12 (the published event schema), after today's
-        b'"id":"7b0c1c8e-7d2a-4a59-9a43-6f1b0f1b7f11","progress":20,"eta_seconds":null,'
+        # the fields added by issue 12 (the published event schema); status as MemStack spells it
+        b'"id":"7b0c1c8e-7d2a-4a59-9a43-6f1b0f1b7f11","status":"processing","progress":20,'
+        b'"eta_seconds":null,'
         b'"parent_id":null,"result":null,"error":null}\n\n'
     )
     assert event.sse() == expected

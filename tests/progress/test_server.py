@@ -55,7 +55,8 @@ def test_full_pipeline_event_order_and_content(init_dsn, direct):
     assert [(r["percent"], r["stage"], r["message"]) for r in rows] == [
         (s.percent, s.stage, s.message) for s in EPISODE_STAGES
     ]
-    assert [r["status"] for r in rows] == ["RUNNING"] * 5 + ["COMPLETED"]
+    assert [r["state"] for r in rows] == ["RUNNING"] * 5 + ["COMPLETED"]
+    assert [r["status"] for r in rows] == ["processing"] * 5 + ["completed"]
     assert all(r["task_id"] == str(rep.task_id) for r in rows)
     assert rows[-1]["data"] == {"result": {"memory_id": str(memory_id)}}
     assert query(init_dsn, "SELECT status, task_id FROM memories WHERE id = %s", memory_id) == [
@@ -150,7 +151,7 @@ def test_failure_shows_the_error(init_dsn):
         task = request(srv.port, "GET", f"/api/v1/tasks/{rep.task_id}").json()
     assert names(messages) == ["progress", "progress", "failed"]
     failed = messages[-1].json()
-    assert failed["status"] == "FAILED" and failed["percent"] == 20
+    assert failed["state"] == "FAILED" and failed["percent"] == 20
     assert failed["data"]["error"]["type"] == "TaskFailed"
     assert "simulated failure" in failed["data"]["error"]["message"]
     assert task["status"] == "FAILED" and task["error"]["type"] == "TaskFailed"

@@ -12,8 +12,8 @@ Nothing here touches a socket or a database. One progress row becomes one event:
 The data's fields are published as a JSON Schema (``event.schema.json`` in
 this package, :func:`event_schema`; docs/progress.md): the row's own fields,
 ``eta_seconds`` and ``parent_id`` (set on the row by the database, sql/init/14),
-and the fields MemStack's task page reads (``id``, ``progress``, ``result``,
-``error``), derived here.
+and the fields MemStack's task page reads (``id``, ``status`` in its spelling,
+``progress``, ``result``, ``error``), derived here; the task's status enum is ``state``.
 
 Encoding rules (as in the HTML living standard, and as sse-starlette does):
 multi-line data becomes several ``data:`` lines (CRLF, CR and LF all count
@@ -43,6 +43,15 @@ _EVENT_NAMES = {
     "CANCELLED": "cancelled",
 }
 EVENT_NAMES = ("progress", "completed", "failed", "cancelled")
+# The event's ``status`` as MemStack's task page spells it (its backend's words, lower case);
+# the task's own status goes in ``state``.
+MEMSTACK_STATUS = {
+    "PENDING": "pending",
+    "RUNNING": "processing",
+    "COMPLETED": "completed",
+    "FAILED": "failed",
+    "CANCELLED": "cancelled",
+}
 
 HEARTBEAT = b": ping\n\n"
 
@@ -141,15 +150,16 @@ class ProgressEvent:
         return {
             "task_id": self.task_id,
             "seq": self.seq,
-            "status": self.status,
+            "state": self.status,
             "percent": self.percent,
             "stage": self.stage,
             "message": self.message,
             "data": self.data,
             "created_at": self.created_at,
-            # MemStack's page reads id (the task), progress (an integer percent),
-            # result (on completed) and error (a string, on failed).
+            # MemStack's page reads id (the task), status (its spelling), progress (an
+            # integer percent), result (on completed) and error (a string, on failed).
             "id": self.task_id,
+            "status": MEMSTACK_STATUS[self.status],
             "progress": math.floor(self.percent),
             "eta_seconds": self.eta_seconds,
             "parent_id": self.parent_id,

@@ -171,7 +171,9 @@ class Bar:
             if self._first is None:
                 self._first = (at, percent)
             self._latest = (at, percent, time.monotonic())
-        line = f"{percent:>5.0f} %  {row['message'] or row['status'].lower()}"
+        # "state" is the task's status; a server before it sent that as "status".
+        state = str(row.get("state") or row["status"]).lower()
+        line = f"{percent:>5.0f} %  {row['message'] or state}"
         if self.tty:
             self.out.write("\r\x1b[K" + line + "\n")
             if message.event not in TERMINAL_EVENTS:
