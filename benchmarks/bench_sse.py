@@ -29,8 +29,9 @@ every row of its task exactly once, in order, or the run fails.
 Burst run (--burst-*): 200 tasks, one SSE client each plus one list stream
 (/api/v1/tasks/stream) that gets every row; each task reports --burst-rate
 rows/s for --burst-s seconds. Mode "row": one ProgressReporter.report() per
-row (a transaction each); mode "batch": the rows due in each 100 ms go in one
-transaction (a function of this file, store calls only). Latency = receipt -
+row (a transaction each; a thread and a connection per 5 tasks); mode "batch":
+sqlmig.progress.batcher.ProgressBatcher, one per writer process, writes the
+rows queued in each 100 ms in one transaction. Latency = receipt -
 the moment the row was due (so batching's wait counts); database CPU = the
 postmaster's and its children's utime+stime from /proc over the run.
 
@@ -450,71 +451,62 @@ def size_run(args: argparse.Namespace, dsn: str, work: Path, n: int) -> dict[str
 
 
 def writer_main(args: argparse.Namespace) -> None:
-    """One burst writer process: --tasks-file lines "index task_id", one connection per line group."""
+    """One burst writer process: --tasks-file lines "index task_id group"."""
     import psycopg
 
-    from sqlmig.progress import ProgressReporter, store
-
     lines = [line.split() for line in Path(args.tasks_file).read_text().splitlines() if line]
-    groups: dict[int, list[tuple[int, uuid.UUID]]] = {}
-    for k, (index, task_id, group) in enumerate(lines):
-        groups.setdefault(int(group), []).append((int(index), uuid.UUID(task_id)))
-        del k
     rate, total = args.burst_rate, int(args.burst_rate * args.burst_s)
+    if args.mode == "batch":
+        stamps = batch_writer(args, [(int(i), uuid.UUID(t)) for i, t, _ in lines], rate, total)
+    else:
+        groups: dict[int, list[tuple[int, uuid.UUID]]] = {}
+        for index, task_id, group in lines:
+            groups.setdefault(int(group), []).append((int(index), uuid.UUID(task_id)))
+        conns = {g: psycopg.connect(args.dsn, autocommit=True) for g in groups}
+        stamps = row_writers(args, conns, groups, rate, total)
+    with open(args.out, "wb") as f:
+        stamps.tofile(f)
+    print("DONE", flush=True)
+
+
+def schedule(tasks: list[tuple[int, uuid.UUID]], t0: float, rate: float, total: int) -> list:
+    """Row k of task j is due at t0 + (k + j / len(tasks)) / rate: staggered, not in lockstep."""
+    due = [
+        (t0 + (k + j / len(tasks)) / rate, k, j) for k in range(total) for j in range(len(tasks))
+    ]
+    due.sort()
+    return due
+
+
+def start_signal() -> float:
+    print("READY", flush=True)
+    return int(sys.stdin.readline()) / 1e9  # the parent's start: every writer is connected
+
+
+def percent(k: int, total: int) -> float:
+    return round(min(99.0, k * 99 / total), 2)
+
+
+def row_writers(args, conns, groups, rate: float, total: int) -> array.array:
+    """Mode "row": a thread and a connection per group, ProgressReporter.report() per row."""
+    from sqlmig.progress import ProgressReporter
+
     stamps = array.array("q")  # (task index, seq, due ns, committed ns)
     lock = threading.Lock()
-
-    conns = {g: psycopg.connect(args.dsn, autocommit=True) for g in groups}
-    print("READY", flush=True)
-    t0 = int(sys.stdin.readline()) / 1e9  # the parent's start signal: every writer is connected
+    t0 = start_signal()
 
     def run(conn: Any, tasks: list[tuple[int, uuid.UUID]]) -> None:
         reps = [ProgressReporter(conn, task_id) for _, task_id in tasks]
-        # Row k of task j is due at t0 + (k + j / len(tasks)) / rate: staggered, not in lockstep.
-        due = [
-            (t0 + (k + j / len(tasks)) / rate, k, j)
-            for k in range(total)
-            for j in range(len(tasks))
-        ]
-        due.sort()
         mine = array.array("q")
-        i, deadline = 0, t0 + args.burst_s + 60
-        while i < len(due) and time.monotonic() < deadline:
-            at = due[i][0]
-            if args.mode == "batch":
-                at += 0.1  # a batch every 100 ms: what is due by then goes in one transaction
-                wait = at - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                now = time.monotonic()
-                batch = []
-                while i < len(due) and due[i][0] <= now:
-                    batch.append(due[i])
-                    i += 1
-                with conn.transaction():
-                    for _, k, j in batch:
-                        task_id = tasks[j][1]
-                        store.lock_task(conn, task_id)
-                        store.append_progress(
-                            conn, task_id, status="RUNNING", percent=round(min(99.0, k * 99 / total), 2),
-                            stage="bench", message=f"row {k}", data=None,
-                        )  # fmt: skip
-                    for j in sorted({j for _, _, j in batch}):
-                        last_k = max(k for _, k, jj in batch if jj == j)
-                        store.mark_running(
-                            conn, tasks[j][1], round(min(99.0, last_k * 99 / total), 2)
-                        )
-                done = now_ns()
-                for when, k, j in batch:
-                    mine.extend((tasks[j][0], k + 1, int(when * 1e9), done))
-                continue
+        deadline = t0 + args.burst_s + 60
+        for at, k, j in schedule(tasks, t0, rate, total):
+            if time.monotonic() > deadline:
+                break
             wait = at - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            _, k, j = due[i]
-            reps[j].report(round(min(99.0, k * 99 / total), 2), f"row {k}", stage="bench")
+            reps[j].report(percent(k, total), f"row {k}", stage="bench")
             mine.extend((tasks[j][0], k + 1, int(at * 1e9), now_ns()))
-            i += 1
         conn.close()
         with lock:
             stamps.extend(mine)
@@ -524,9 +516,40 @@ def writer_main(args: argparse.Namespace) -> None:
         t.start()
     for t in threads:
         t.join(timeout=args.burst_s + 120)
-    with open(args.out, "wb") as f:
-        stamps.tofile(f)
-    print("DONE", flush=True)
+    return stamps
+
+
+def batch_writer(args, tasks: list[tuple[int, uuid.UUID]], rate: float, total: int) -> array.array:
+    """Mode "batch": one ProgressBatcher (one connection, a transaction per 100 ms) for
+    every task of this process; one thread queues each row when it is due."""
+    import psycopg
+
+    from sqlmig.progress.batcher import ProgressBatcher
+
+    conn = psycopg.connect(args.dsn, autocommit=True)
+    flushes = array.array("q")  # (rows written, committed ns), in order
+    batcher = ProgressBatcher(
+        conn, interval_s=0.1, on_flush=lambda n: flushes.extend((n, now_ns()))
+    )
+    queued = array.array("q")  # (task index, seq, due ns), in queue order = write order
+    t0 = start_signal()
+    deadline = t0 + args.burst_s + 60
+    for at, k, j in schedule(tasks, t0, rate, total):
+        if time.monotonic() > deadline:
+            break
+        wait = at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        batcher.report(tasks[j][1], percent(k, total), f"row {k}", stage="bench")
+        queued.extend((tasks[j][0], k + 1, int(at * 1e9)))
+    batcher.close()
+    conn.close()
+    stamps, row = array.array("q"), 0
+    for n, at_ns in zip(flushes[0::2], flushes[1::2], strict=True):
+        for i in range(row, row + n):
+            stamps.extend((queued[3 * i], queued[3 * i + 1], queued[3 * i + 2], at_ns))
+        row += n
+    return stamps
 
 
 def burst_run(

@@ -6,7 +6,7 @@ import collections
 
 from sqlmig.progress.events import ProgressEvent
 from sqlmig.progress.feed import Released
-from sqlmig.progress.outbox import COALESCE_MAX, runs, take_events
+from sqlmig.progress.outbox import COALESCE_MAX, runs, take_batch
 
 
 def _event(task: str, seq: int, status: str = "RUNNING", truncated: bool = False) -> ProgressEvent:
@@ -45,25 +45,30 @@ def test_runs_group_a_task_in_order_and_split_at_gaps_truncation_and_the_end():
     assert runs([]) == []
 
 
-def test_take_events_stops_at_other_items_and_hands_list_rows_on():
+def test_take_batch_stops_at_other_items_and_sorts_task_and_list_rows():
     first = _event("a", 1)
-    row = Released(_event("a", 2))
+    row, row2 = Released(_event("a", 2)), Released(_event("b", 1))
     stop = object()
     inbox: collections.deque[object] = collections.deque(
-        [_event("a", 2), row, _event("b", 1), stop, _event("a", 3)]
+        [_event("a", 2), row, _event("b", 1), row2, stop, _event("a", 3)]
     )
-    lists: list[Released] = []
-    taken = take_events(inbox, first, lists.append)
+    taken, lists = take_batch(inbox, first)
     assert [(e.task_id, e.seq) for e in taken] == [("a", 1), ("a", 2), ("b", 1)]
-    assert lists == [row]
+    assert lists == [row, row2]
     assert inbox[0] is stop and len(inbox) == 2  # the rest waits, in order
 
 
-def test_take_events_is_bounded():
+def test_take_batch_may_start_with_a_list_row():
+    row = Released(_event("a", 1))
+    inbox: collections.deque[object] = collections.deque([_event("a", 1)])
+    assert take_batch(inbox, row) == ([_event("a", 1)], [row]) and not inbox
+
+
+def test_take_batch_is_bounded():
     inbox: collections.deque[object] = collections.deque(
         _event("a", seq) for seq in range(2, COALESCE_MAX + 10)
     )
-    taken = take_events(inbox, _event("a", 1), lambda _row: None)
-    assert len(taken) == COALESCE_MAX
+    taken, lists = take_batch(inbox, _event("a", 1))
+    assert len(taken) == COALESCE_MAX and lists == []
     assert [e.seq for e in taken] == list(range(1, COALESCE_MAX + 1))
     assert len(inbox) == 9

@@ -13,6 +13,7 @@ The reporter API is re-exported here, imported on first use (so that
 ``import sqlmig.progress.events`` needs no database driver)::
 
     from sqlmig.progress import ProgressReporter, TaskCancelled
+    from sqlmig.progress import ProgressBatcher  # many tasks' rows, a transaction per 100 ms
 
 The demo episode is :mod:`sqlmig.progress.demo`.
 """
@@ -22,12 +23,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlmig.progress.batcher import ProgressBatcher, ProgressWriteError
     from sqlmig.progress.reporter import ProgressReporter, ReportError, TaskCancelled
 
-__all__ = ["ProgressReporter", "ReportError", "TaskCancelled"]
+__all__ = [
+    "ProgressBatcher",
+    "ProgressReporter",
+    "ProgressWriteError",
+    "ReportError",
+    "TaskCancelled",
+]
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("ProgressBatcher", "ProgressWriteError"):
+        from sqlmig.progress import batcher
+
+        return getattr(batcher, name)
     if name in __all__:
         from sqlmig.progress import reporter
 

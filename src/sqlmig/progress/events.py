@@ -96,7 +96,10 @@ def encode(
     if event is not None:
         lines.append("event: " + _single_line(event, "event name"))
     if data is not None:
-        lines += ["data: " + line for line in _LINE_BREAK.split(data)]
+        if "\n" in data or "\r" in data:
+            lines += ["data: " + line for line in _LINE_BREAK.split(data)]
+        else:
+            lines.append("data: " + data)  # one line: JSON from dumps() always is
     if retry_ms is not None:
         if retry_ms < 0:
             raise ValueError(f"retry must be a non-negative number of ms, not {retry_ms}")
@@ -137,6 +140,7 @@ class ProgressEvent:
     eta_seconds: float | None = None
     parent_id: str | None = None
     _sse: bytes = field(default=b"", compare=False, repr=False)
+    _json: str = field(default="", compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -180,12 +184,16 @@ class ProgressEvent:
             return str(error["message"])
         return self.message or "failed"
 
+    def json(self) -> str:
+        """The payload as one line of JSON; computed once (task and list streams share it)."""
+        if not self._json:
+            object.__setattr__(self, "_json", dumps(self.payload()))
+        return self._json
+
     def sse(self) -> bytes:
         """The encoded event; computed once and shared by every subscriber."""
         if not self._sse:
-            object.__setattr__(
-                self, "_sse", encode(dumps(self.payload()), event=self.name, id=self.seq)
-            )
+            object.__setattr__(self, "_sse", encode(self.json(), event=self.name, id=self.seq))
         return self._sse
 
     @classmethod

@@ -26,7 +26,7 @@ the task leaves it, e.g. its terminal event).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -83,12 +83,15 @@ class Released:
     late: bool = False
     prev_status: str | None = None  # the task's status before this row, if the hub knew it
     prev_known: bool = False
+    _sse: bytes = field(default=b"", compare=False, repr=False)
 
     def sse(self) -> bytes:
-        e = self.event
-        return events.encode(
-            events.dumps(e.payload()), event=e.name, id=None if self.late else e.row_id
-        )
+        """Encoded once, shared by every list stream (the id is the row id)."""
+        if not self._sse:
+            e = self.event
+            data = events.encode(e.json(), event=e.name, id=None if self.late else e.row_id)
+            object.__setattr__(self, "_sse", data)
+        return self._sse
 
 
 class Sequencer:

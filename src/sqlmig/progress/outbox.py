@@ -19,36 +19,40 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from sqlmig.progress.events import ProgressEvent
-from sqlmig.progress.feed import Released
-from sqlmig.progress.subscription import Cursor, Item, Subscription
+from sqlmig.progress.feed import Matcher, Released
+from sqlmig.progress.subscription import Cursor, Item, Subscription, TaskCursor
 
 SENT: Final = "sent"
 PENDING: Final = "pending"
 OVER: Final = "over"
 GONE: Final = "gone"
-COALESCE_MAX: Final = 1024  # events taken from the writer's inbox in one pass
+COALESCE_MAX: Final = 1024  # rows taken from the writer's inbox in one pass
 
 
-def take_events(
-    inbox: collections.deque[Any], first: ProgressEvent, to_lists: Callable[[Released], None]
-) -> list[ProgressEvent]:
-    """``first`` and the events queued behind it, for one pass of the writer (its thread only).
+def take_batch(
+    inbox: collections.deque[Any], first: ProgressEvent | Released
+) -> tuple[list[ProgressEvent], list[Released]]:
+    """``first`` and the rows queued behind it, for one pass of the writer (its thread only).
 
-    When one pass over many sockets takes longer than the events' interval, the next pass
-    carries every event that arrived meanwhile in one write per stream, instead of the
-    latency piling up. List rows met on the way go to ``to_lists`` (other streams, so no
-    task stream's order changes); anything else (adoptions, re-read rows) ends the batch.
+    When one pass over many sockets takes longer than the rows' interval, the next pass
+    carries every row that arrived meanwhile in one write per stream, instead of the
+    latency piling up. Task rows and list rows go to different streams, so taking them
+    apart keeps every stream's order; anything else (adoptions, re-read rows) ends the batch.
     """
-    events = [first]
-    while inbox and len(events) < COALESCE_MAX:
-        item = inbox[0]  # only the writer pops: the head stays ours
+    events: list[ProgressEvent] = []
+    released: list[Released] = []
+    item: Any = first
+    while True:
         if isinstance(item, ProgressEvent):
-            events.append(inbox.popleft())
-        elif isinstance(item, Released):
-            to_lists(inbox.popleft())
+            events.append(item)
         else:
+            released.append(item)
+        if not inbox or len(events) + len(released) >= COALESCE_MAX:
             break
-    return events
+        if not isinstance(inbox[0], ProgressEvent | Released):  # only the writer pops
+            break
+        item = inbox.popleft()
+    return events, released
 
 
 def runs(events: list[ProgressEvent]) -> list[list[ProgressEvent]]:
@@ -71,6 +75,49 @@ def runs(events: list[ProgressEvent]) -> list[list[ProgressEvent]]:
         else:
             task_runs.append([event])
     return [run for task_runs in by_task.values() for run in task_runs]
+
+
+def admit(
+    cursor: Cursor,
+    item: Item,
+    matcher: Matcher,
+    full_row: Callable[[ProgressEvent], ProgressEvent],
+) -> bytes | bool | None:
+    """What a stream sends for ``item``: bytes, None (nothing), or True (re-read it)."""
+    if isinstance(cursor, TaskCursor):
+        return cursor.admit(item) if isinstance(item, ProgressEvent) else None
+    if not isinstance(item, Released):
+        return None
+    return cursor.admit(item, matcher, full_row)
+
+
+def admitted(
+    rows: list[Released], admit_one: Callable[[Released], bytes | bool | None]
+) -> tuple[list[bytes], int | None]:
+    """The bytes a list stream takes of ``rows`` in one write, and the index of the first
+    row that needs a re-read instead (None: there is none); rows after it are not looked at."""
+    chunks: list[bytes] = []
+    for i, row in enumerate(rows):
+        data = admit_one(row)
+        if data is True:
+            return chunks, i
+        if data:
+            chunks.append(data)
+    return chunks, None
+
+
+def reread(cursor: Cursor, rows: list[ProgressEvent]) -> tuple[bytes, int]:
+    """Rows read back from the database, as one write: the bytes and how many events."""
+    chunks = []
+    for event in rows:
+        if isinstance(cursor, TaskCursor):
+            data = cursor.admit(event, from_db=True)
+        else:
+            cursor.last = max(cursor.last, event.row_id)
+            data = Released(event).sse()
+        if isinstance(data, bytes):
+            chunks.append(data)
+    return b"".join(chunks), len(chunks)
 
 
 class Held:

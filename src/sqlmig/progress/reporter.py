@@ -175,7 +175,7 @@ class ProgressReporter:
         ``percent`` may stay the same (several messages in one stage) but not
         go down. 100 here means "almost done": only :meth:`complete` finishes.
         """
-        _check_percent(percent)
+        check_percent(percent)
         with self.conn.transaction():
             state = self._lock(own_progress=True)
             if percent < state.progress:
@@ -263,7 +263,7 @@ class ProgressReporter:
         return state
 
 
-def _check_percent(percent: float) -> None:
+def check_percent(percent: float) -> None:
     if isinstance(percent, bool) or not isinstance(percent, int | float):
         raise ReportError(f"percent must be a number, not {percent!r}.")
     if not math.isfinite(percent) or not 0 <= percent <= 100:

@@ -3,8 +3,8 @@
     request thread: catch-up ─▶ adopt(fd, cursor, mailbox) ─▶ returns (thread freed)
     hub thread:     NOTIFY ─▶ post(event) ─▶ inbox (a deque; one wake-up byte per batch)
     writer thread:
-        inbox ─▶ each stream of that task (or each list stream it passes)
-                   in order ─▶ os.write, non-blocking
+        inbox ─▶ the rows queued, to each stream of their task (or each list stream
+                 they pass) in order, one os.write per stream per pass, non-blocking
                      └─ EAGAIN / partial ─▶ pending bytes, wait for EPOLLOUT
                           └─ more than max_pending events or bytes ─▶ lagging: live
                              events dropped; once drained, re-read by seq (or id)
@@ -19,15 +19,16 @@ Adoption and the mailbox: the stream's request thread subscribed to the hub
 before its catch-up query. The writer, in its own thread and in inbox order,
 registers the stream, unsubscribes the mailbox and replays what it holds;
 every event posted after that reaches the stream through the inbox. Overlap is dropped
-by the cursor (seq <= last, id <= last): nothing is lost or repeated. Re-syncs read
-the database in a second thread, so a slow query never delays a write. A hand-over
-racing the stop is ended (closed), never left open.
+by the cursor (seq <= last, id <= last): nothing is lost or repeated. Re-syncs read the
+database in a second thread, so a slow query never delays a write. A hand-over racing
+the stop is ended (closed), never left open.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import os
 import selectors
@@ -39,10 +40,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from sqlmig.core.errors import SqlmigError
-from sqlmig.progress import store
+from sqlmig.progress import outbox, store
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.feed import Matcher, Released
-from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held, runs, take_events
+from sqlmig.progress.outbox import GONE, OVER, PENDING, SENT, Adoption, Held, runs
 from sqlmig.progress.resync import Reader, Rows
 from sqlmig.progress.subscription import (
     CLOSED,
@@ -51,7 +52,6 @@ from sqlmig.progress.subscription import (
     Cursor,
     Item,
     Subscription,
-    TaskCursor,
 )
 
 if TYPE_CHECKING:
@@ -195,11 +195,12 @@ class Writer:
                 item = self._inbox.popleft()
             except IndexError:
                 return
-            if isinstance(item, ProgressEvent):
-                for run in runs(take_events(self._inbox, item, self._to_lists)):
+            if isinstance(item, ProgressEvent | Released):
+                events, released = outbox.take_batch(self._inbox, item)
+                for run in runs(events):
                     self._fan_out(run)
-            elif isinstance(item, Released):
-                self._to_lists(item)
+                if released:
+                    self._to_lists(released)
             elif isinstance(item, Adoption):
                 self._register(item)
             elif isinstance(item, Rows):
@@ -211,9 +212,21 @@ class Writer:
                 with self._start_lock:
                     self._stopped = True
 
-    def _to_lists(self, item: Released) -> None:
+    def _to_lists(self, rows: list[Released]) -> None:
+        """List rows to each list stream: an idle one gets what it admits in one write."""
+        now = time.monotonic()
         for stream in list(self._lists):
-            self._deliver(stream, item)
+            if not stream.idle():
+                for row in rows:
+                    self._deliver(stream, row)
+                continue
+            chunks, cut = outbox.admitted(rows, functools.partial(self._admit, stream))
+            if chunks:
+                self._send_at(stream, b"".join(chunks), now, len(chunks))
+            if cut is not None:  # a cut payload: re-read; the rows after it wait for that
+                self._resync(stream)
+                for rest in rows[cut + 1 :]:
+                    self._deliver(stream, rest)
 
     def _fan_out(self, run: list[ProgressEvent]) -> None:
         """One task's consecutive rows (see ``outbox.runs``) to each of its streams."""
@@ -272,15 +285,10 @@ class Writer:
         if data is True:
             self._resync(stream)
         elif data:
-            self._send(stream, data)
+            self._send_at(stream, data, time.monotonic())
 
     def _admit(self, stream: Held, item: Item) -> bytes | bool | None:
-        cursor = stream.cursor
-        if isinstance(cursor, TaskCursor):
-            return cursor.admit(item) if isinstance(item, ProgressEvent) else None
-        if not isinstance(item, Released):
-            return None
-        return cursor.admit(item, self.matcher, self._full_row)
+        return outbox.admit(stream.cursor, item, self.matcher, self._full_row)
 
     def _full_row(self, event: ProgressEvent) -> ProgressEvent:
         try:
@@ -288,9 +296,6 @@ class Writer:
         except (psycopg.Error, SqlmigError):
             full = None
         return full or event
-
-    def _send(self, stream: Held, data: bytes) -> None:
-        self._send_at(stream, data, time.monotonic())
 
     def _send_at(self, stream: Held, data: bytes, now: float, events: int = 1) -> None:
         sent = stream.send(data, now, self.max_pending, self.max_pending_bytes, events)
@@ -338,7 +343,7 @@ class Writer:
                     log.info("dropping a stream whose client stopped reading")
                     self._close(stream)
             elif now - stream.last_write >= self.heartbeat_s:
-                self._send(stream, HEARTBEAT)
+                self._send_at(stream, HEARTBEAT, now)
 
     def _close(self, stream: Held) -> None:
         if stream.closed:
@@ -381,15 +386,9 @@ class Writer:
         stream = result.stream
         if stream.closed:
             return
-        cursor = stream.cursor
-        for event in result.rows:
-            if isinstance(cursor, TaskCursor):
-                data = cursor.admit(event, from_db=True)
-            else:
-                cursor.last = max(cursor.last, event.row_id)
-                data = Released(event).sse()
-            if isinstance(data, bytes):
-                self._send(stream, data)
+        data, count = outbox.reread(stream.cursor, result.rows)
+        if data:
+            self._send_at(stream, data, time.monotonic(), count)
         stream.resyncing = False
         if result.error or len(result.rows) >= RESYNC_BATCH or stream.again:
             self._resync(stream)  # more rows, or live items were dropped meanwhile
