@@ -529,7 +529,7 @@ def batch_writer(args, tasks: list[tuple[int, uuid.UUID]], rate: float, total: i
     conn = psycopg.connect(args.dsn, autocommit=True)
     flushes = array.array("q")  # (rows written, committed ns), in order
     batcher = ProgressBatcher(
-        conn, interval_s=0.1, on_flush=lambda n: flushes.extend((n, now_ns()))
+        conn, interval_s=args.batch_interval, on_flush=lambda n: flushes.extend((n, now_ns()))
     )
     queued = array.array("q")  # (task index, seq, due ns), in queue order = write order
     t0 = start_signal()
@@ -581,6 +581,7 @@ def burst_run(
             command = [sys.executable, __file__, "--writer-mode", "--dsn", dsn, "--mode", mode]
             command += ["--tasks-file", str(plan), "--out", str(out)]
             command += ["--burst-rate", str(args.burst_rate), "--burst-s", str(args.burst_s)]
+            command += ["--batch-interval", str(args.batch_interval)]
             procs.append(
                 subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             )
@@ -662,6 +663,7 @@ def burst_run(
         "mode": mode,
         "tasks": n_tasks,
         "rate": args.burst_rate,
+        "batch_interval_s": args.batch_interval if mode == "batch" else None,
         "seconds": args.burst_s,
         "rows_offered": n_tasks * int(args.burst_rate * args.burst_s),
         "rows": len(due),
@@ -694,6 +696,9 @@ def main() -> None:
     parser.add_argument("--burst-s", type=float, default=30)
     parser.add_argument("--burst-mode", default="row,batch", help="row, batch or both")
     parser.add_argument("--burst-procs", type=int, default=4, help="writer processes")
+    parser.add_argument(
+        "--batch-interval", type=float, default=0.1, help="ProgressBatcher interval_s (batch mode)"
+    )
     parser.add_argument("--no-sizes", action="store_true")
     parser.add_argument("--no-burst", action="store_true")
     parser.add_argument("--deadline-s", type=float, default=600, help="give-up time per run")

@@ -66,6 +66,7 @@ EXPECTED_FILES = [
     "12-memories-task-id.sql",
     "13-task-progress.sql",
     "14-task-batches.sql",
+    "15-task-progress-eta-probe.sql",
 ]
 #: Every up file has its down file (rollback to 0 undoes the schema: test_down.py).
 DOWN_FILES = [name.removesuffix(".sql") + ".down.sql" for name in EXPECTED_FILES]

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
@@ -507,3 +508,46 @@ def test_a_deleted_child_leaves_the_counts_and_deleting_the_batch_takes_everythi
     assert query(init_dsn, "SELECT count(*) FROM async_tasks") == [(0,)]
     assert query(init_dsn, "SELECT count(*) FROM task_batches") == [(0,)]
     assert query(init_dsn, "SELECT count(*) FROM task_progress") == [(0,)]
+
+
+def test_eta_follows_the_rule_on_the_probe_and_the_scan_path(init_dsn):
+    """sql/init/15: the base row found by key (row 20 back within 60 s) or by the scan
+    (it is older) gives the value the documented rule gives, row by row."""
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    gaps = [1.0] * 25 + [70.0] + [4.0] * 30 + [0.5] * 25  # fast, a pause, slow, fast again
+    times, at = [], start
+    for gap in gaps:
+        at += timedelta(seconds=gap)
+        times.append(at)
+    with connect(init_dsn) as conn:
+        task = ProgressReporter.create(conn, "t").task_id
+        for i, when in enumerate(times):
+            conn.execute(
+                "INSERT INTO task_progress (task_id, status, percent, created_at)"
+                " VALUES (%s, 'RUNNING', %s, %s)",
+                (task, Decimal(i) + Decimal("0.5"), when),
+            )
+    got = query(
+        init_dsn,
+        "SELECT seq, percent, created_at, eta_seconds FROM task_progress WHERE task_id = %s"
+        " ORDER BY seq",
+        task,
+    )
+
+    def rule(k: int) -> Decimal | None:
+        seq, p, t, _ = got[k]
+        window = [
+            r
+            for r in got[max(0, k - 20) : k]
+            if t - r[2] <= timedelta(seconds=60) or r[0] == seq - 1
+        ]
+        if not window:
+            return None
+        _, p0, t0, _ = window[0]
+        if not (p > p0 and t > t0):
+            return None
+        eta = (100 - p) * Decimal(str((t - t0).total_seconds())) / (p - p0)
+        return eta.quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+    assert [r[3] for r in got] == [rule(k) for k in range(len(got))]
+    assert got[24][3] is not None and got[40][3] is not None  # both paths gave a value

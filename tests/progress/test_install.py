@@ -37,6 +37,7 @@ TWINS = {
     "04-memories-task-id.sql": "12-memories-task-id.sql",
     "05-task-progress.sql": "13-task-progress.sql",
     "06-task-batches.sql": "14-task-batches.sql",
+    "07-task-progress-eta-probe.sql": "15-task-progress-eta-probe.sql",
 }
 #: Track files made from parts of sql/init files (what they build is compared instead).
 DERIVED = {"01-progress-base.sql", "02-async-tasks.sql"}
@@ -60,8 +61,8 @@ def test_install_in_an_empty_database_then_demo_and_serve(dsn):
     assert query(dsn, "select to_regclass('async_tasks')") == [(None,)]
     result = run("--dsn", dsn, "progress", "install")
     assert result.exit_code == 0, result.output
-    assert "Installed: 6 file(s) applied (sqlmig.progress_migrations)." in result.output
-    assert track_ledger(dsn) == [(v, "migration", True) for v in range(1, 7)]
+    assert f"Installed: {len(TRACK)} file(s) applied (sqlmig.progress_migrations)." in result.output
+    assert track_ledger(dsn) == [(v, "migration", True) for v in range(1, len(TRACK) + 1)]
     # The project's own ledger is not touched: the track is apart from it.
     assert query(dsn, "select to_regclass('public.schema_migrations')") == [(None,)]
 
@@ -79,7 +80,7 @@ def test_install_in_an_empty_database_then_demo_and_serve(dsn):
 def test_a_second_install_changes_nothing_and_status_shows_the_track(dsn):
     before = run("--dsn", dsn, "progress", "status", "--format", "json")
     assert before.exit_code == 0, before.output
-    assert json.loads(before.output)["counts"]["pending"] == 6
+    assert json.loads(before.output)["counts"]["pending"] == len(TRACK) == 7
     assert run("--dsn", dsn, "progress", "install").exit_code == 0
     rows, history = track_ledger(dsn), history_count(dsn)
     again = run("--dsn", dsn, "progress", "install")
@@ -88,15 +89,15 @@ def test_a_second_install_changes_nothing_and_status_shows_the_track(dsn):
     assert (track_ledger(dsn), history_count(dsn)) == (rows, history)
     after = run("--dsn", dsn, "progress", "status", "--format", "json")
     states = [m["state"] for m in json.loads(after.output)["migrations"]]
-    assert states == ["applied"] * 6
-    assert "[X] 06-task-batches.sql" in run("--dsn", dsn, "progress", "status").output
+    assert states == ["applied"] * len(TRACK)
+    assert "[X] 07-task-progress-eta-probe.sql" in run("--dsn", dsn, "progress", "status").output
 
 
 def test_dry_run_changes_nothing(dsn):
     result = run("--dsn", dsn, "progress", "install", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "-- sqlmig dry run: would apply 01-progress-base.sql" in result.output
-    assert "-- 6 file(s) would run; nothing was changed." in result.output
+    assert f"-- {len(TRACK)} file(s) would run; nothing was changed." in result.output
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'sqlmig'") == [(0,)]
     assert query(dsn, "select to_regclass('async_tasks')") == [(None,)]
 
@@ -110,8 +111,25 @@ def test_install_upgrades_an_older_installation(dsn):
     assert [a["name"] for a in json.loads(result.output)["applied"]] == [
         "task-progress",
         "task-batches",
+        "task-progress-eta-probe",
     ]
-    assert [v for v, _, _ in track_ledger(dsn)] == [1, 2, 3, 4, 5, 6]
+    assert [v for v, _, _ in track_ledger(dsn)] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_install_upgrades_the_previous_release_s_track_by_its_new_file(dsn):
+    """sqlmig before 07 shipped 01-06: install applies 07 alone (the ETA's key probe)."""
+    settings = track.track_settings(config.resolve(dsn, env={}))
+    assert len(api.apply(settings, target=6).applied) == 6
+    probe = (
+        "select prosrc like '%%seq = greatest(NEW.seq - 20, 1)%%' from pg_proc"
+        " where oid = 'task_progress_fill()'::regprocedure"
+    )
+    assert query(dsn, probe) == [(False,)]
+    result = run("--dsn", dsn, "--format", "json", "progress", "install")
+    assert result.exit_code == 0, result.output
+    applied = json.loads(result.output)["applied"]
+    assert [a["name"] for a in applied] == ["task-progress-eta-probe"]
+    assert query(dsn, probe) == [(True,)]
 
 
 def test_a_database_built_from_sql_init_is_recorded_not_rebuilt(init_dsn):
@@ -120,16 +138,18 @@ def test_a_database_built_from_sql_init_is_recorded_not_rebuilt(init_dsn):
     )
     result = run("--dsn", init_dsn, "progress", "install")
     assert result.exit_code == 0, result.output
-    assert "06-task-batches.sql: already in the database, recorded as applied" in result.output
+    assert "07-task-progress-eta-probe.sql: already in the database, recorded as applied" in (
+        result.output
+    )
     assert "The progress tables are up to date" in result.output
-    assert track_ledger(init_dsn) == [(v, "baseline", True) for v in range(1, 7)]
+    assert track_ledger(init_dsn) == [(v, "baseline", True) for v in range(1, len(TRACK) + 1)]
     assert query(init_dsn, "select count(*) from pg_type where typname = 'task_status'") == [(1,)]
     assert (
         query(init_dsn, "select version, checksum from public.schema_migrations order by 1")
         == main_ledger
     )
     assert run("--dsn", init_dsn, "progress", "install").exit_code == 0
-    assert len(track_ledger(init_dsn)) == 6
+    assert len(track_ledger(init_dsn)) == len(TRACK)
     demo = run("--dsn", init_dsn, "demo", "episode", "--delay", "0", "--url", "http://h:1/")
     assert demo.exit_code == 0, demo.output
 
@@ -142,8 +162,8 @@ def test_a_database_with_part_of_the_schema_is_refused(dsn):
     assert (
         "Error: the database has part of the progress schema but not all of it: the objects "
         "of 03-memories.sql are there, those of 01-progress-base.sql, 02-async-tasks.sql, "
-        "04-memories-task-id.sql, 05-task-progress.sql, 06-task-batches.sql are not"
-        in result.output
+        "04-memories-task-id.sql, 05-task-progress.sql, 06-task-batches.sql, "
+        "07-task-progress-eta-probe.sql are not" in result.output
     )
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'sqlmig'") == [(0,)]
 
@@ -233,7 +253,7 @@ def test_a_built_wheel_installs_the_track_in_a_fresh_project(dsn, tmp_path):
     assert where.startswith(str(env_dir)), where  # the wheel's copy, not this checkout's
     result = cli_run("progress", "install")
     assert result.returncode == 0, result.stderr
-    assert "Installed: 6 file(s) applied" in result.stdout
+    assert f"Installed: {len(TRACK)} file(s) applied" in result.stdout
     result = cli_run("demo", "episode", "--delay", "0")
     assert result.returncode == 0, result.stderr
     task_id = re.search(rf"task ({UUID_RE})", result.stdout)[1]  # type: ignore[index]

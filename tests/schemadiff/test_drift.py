@@ -89,7 +89,7 @@ def execute(dsn: str, text: str) -> None:
 def test_an_untouched_database_shows_no_drift(pg, init_dsn):
     report = schemadiff.drift(config.resolve(init_dsn, INIT_DIR))
     assert (report.ok, report.differences, report.unsupported) == (True, [], [])
-    assert report.versions == sorted(report.versions) and len(report.versions) == 15
+    assert report.versions == sorted(report.versions) and len(report.versions) == 16
     assert report.shadow == "on the target's server"
     assert shadows(pg) == []
 
@@ -114,7 +114,7 @@ def test_the_cli_prints_the_lines_and_exits_1(pg, init_dsn):
         "column public.novels.subtitle: extra",
     ]
     assert (
-        "drift: 2 difference(s), files -> database (the files: 15 migration file(s), "
+        "drift: 2 difference(s), files -> database (the files: 16 migration file(s), "
         "built on the target's server)." in result.stderr
     )
     assert shadows(pg) == []
@@ -123,7 +123,7 @@ def test_the_cli_prints_the_lines_and_exits_1(pg, init_dsn):
 def test_the_cli_says_no_drift_and_exits_0(pg, init_dsn):
     result = invoke("--dsn", init_dsn, "--dir", str(INIT_DIR), "drift")
     assert (result.exit_code, result.stdout) == (0, ""), result.output
-    assert "no drift: the database matches 15 migration file(s), built on the target's server" in (
+    assert "no drift: the database matches 16 migration file(s), built on the target's server" in (
         result.stderr
     )
 
@@ -145,7 +145,7 @@ def test_the_cli_speaks_json(pg, init_dsn):
             "line": "column public.async_tasks.progress: default 0 -> 5",
         }
     ]
-    assert payload["database"]["source"] == "--dsn" and len(payload["versions"]) == 15
+    assert payload["database"]["source"] == "--dsn" and len(payload["versions"]) == 16
     assert shadows(pg) == []
 
 

@@ -217,11 +217,15 @@ class ProgressBatcher:
             raise problem
 
     def _run(self) -> None:
+        # A fixed rate, not a pause after each flush: a row waits at most one interval
+        # (plus the flush itself), however long the previous flush took.
+        next_at = time.monotonic() + self.interval_s
         while not self._closed:
-            self._wake.wait(self.interval_s)
+            self._wake.wait(max(0.0, next_at - time.monotonic()))
             self._wake.clear()
             if self._closed:
                 return
+            next_at = max(next_at + self.interval_s, time.monotonic())
             with self._conn_lock:
                 self._flush_locked()
 

@@ -53,6 +53,9 @@ PRESENT: dict[int, str] = {
     5: "pg_catalog.to_regclass('task_progress') IS NOT NULL"
     " AND pg_catalog.to_regprocedure('task_progress_notify()') IS NOT NULL",
     6: "pg_catalog.to_regclass('task_batches') IS NOT NULL",
+    7: "EXISTS (SELECT FROM pg_catalog.pg_proc WHERE oid ="
+    " pg_catalog.to_regprocedure('task_progress_fill()')"
+    " AND prosrc LIKE '%seq = greatest(NEW.seq - 20, 1)%')",
 }
 
 
