@@ -53,11 +53,14 @@ def check(state: CliState, shadow_dsn: str | None, all_files: bool, fail_on: str
     """
     from sqlmig.migrations import locks
     from sqlmig.migrations.rehearse import rehearse
+    from sqlmig.progress.install import shadow_tracks
 
     wanted = locks.parse_fail_on(fail_on)
     if shadow_dsn:
         state.dsns.append(shadow_dsn)  # its password is masked like the target's
-    result = rehearse(state.settings(), shadow_dsn=shadow_dsn, all_files=all_files)
+    settings = state.settings()
+    tracks = [] if all_files else shadow_tracks(settings)
+    result = rehearse(settings, shadow_dsn=shadow_dsn, all_files=all_files, tracks=tracks)
     failing = result.failing(wanted)
     if state.as_json:
         _dump(state, result, wanted, failing, all_files)

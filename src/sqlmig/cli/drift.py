@@ -5,6 +5,8 @@ Only click is imported here; the library loads inside the command.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from sqlmig.cli.state import CliState, pass_state
@@ -42,14 +44,17 @@ def drift(
     difference: `missing` is in the files but not in the database, `extra` the
     reverse, and `A -> B` reads files -> database.
     """
+    from sqlmig.progress.install import shadow_tracks
     from sqlmig.schemadiff.api import drift as run
 
     for dsn in (against, shadow_dsn):
         if dsn:
             state.dsns.append(dsn)
+    settings = state.settings()
+    compared = replace(settings, dsn=against) if against else settings
     report = run(
-        state.settings(), against=against, all_files=all_files, shadow_dsn=shadow_dsn,
-        grants=grants,
+        settings, against=against, all_files=all_files, shadow_dsn=shadow_dsn,
+        grants=grants, tracks=shadow_tracks(compared),
     )  # fmt: skip
     if state.as_json:
         state.dump(report.as_dict())

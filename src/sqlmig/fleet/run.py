@@ -325,8 +325,10 @@ def _drift(
 ) -> TargetResult:
     """``sqlmig drift`` on one target: its own shadow database, built from its ledger."""
     from sqlmig import schemadiff
+    from sqlmig.progress.install import shadow_tracks
 
-    report = schemadiff.drift(settings, shadow_dsn=options.shadow_dsn, grants=options.grants)
+    tracks, drift = shadow_tracks(settings), schemadiff.drift
+    report = drift(settings, shadow_dsn=options.shadow_dsn, grants=options.grants, tracks=tracks)
     top = max(report.versions, default=None)
     return TargetResult(
         target,
@@ -349,8 +351,9 @@ def _check(
 ) -> TargetResult:
     """``sqlmig check`` on one target: its pending files rehearsed in a throwaway database."""
     from sqlmig.migrations.rehearse import rehearse
+    from sqlmig.progress.install import shadow_tracks
 
-    rehearsal = rehearse(settings, shadow_dsn=options.shadow_dsn)
+    rehearsal = rehearse(settings, shadow_dsn=options.shadow_dsn, tracks=shadow_tracks(settings))
     if rehearsal.failure is not None:
         raise rehearsal.failure  # apply's own error: the target's result says it
     failing = rehearsal.failing(options.fail_on)

@@ -18,7 +18,7 @@ caller's job.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -100,9 +100,14 @@ class Rehearsal:
 
 
 def rehearse(
-    settings: Settings, *, shadow_dsn: str | None = None, all_files: bool = False
+    settings: Settings,
+    *,
+    shadow_dsn: str | None = None,
+    all_files: bool = False,
+    tracks: Sequence[shadow.Track] = (),
 ) -> Rehearsal:
-    """Rehearse the pending files (``all_files``: every file, from an empty database).
+    """Rehearse the pending files (``all_files``: every file, from an empty database);
+    ``tracks``: other migration tracks of the target, built into the shadow too.
 
     Raises what ``apply`` raises before anything runs (PlanRefused, ScriptError); a file
     that fails is returned as ``Rehearsal.failure``, the MigrationFailed apply raises.
@@ -126,7 +131,7 @@ def rehearse(
     with shadow.throwaway(settings, shadow_dsn=shadow_dsn) as db:
         result = Rehearsal(db.where, [s for s in scripts if s.version in base])
         try:
-            shadow.build(settings, db, base, ran)
+            shadow.build(settings, db, base, ran, tracks=tracks)
         except MigrationFailed as failed:
             result.failure, result.failed_in = failed, "build"
             return result

@@ -5,7 +5,8 @@ with, and where ``check`` rehearses pending files. The target is only read.
              CREATE DATABASE ─▶ else the project's embedded server
     build:   exactly the versions the target's ledger shows applied (or every file),
              then the repeatables the target has run (or every one), applied with the
-             same run loop as ``apply`` (a ledger, the lock, one transaction per file)
+             same run loop as ``apply`` (a ledger, the lock, one transaction per file);
+             other tracks the target has (sqlmig's progress tables: ``Track``) too
     always:  DROP DATABASE ... WITH (FORCE) afterwards, also after an error or Ctrl-C
 
 Usage::
@@ -19,14 +20,15 @@ Usage::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import psycopg
 
 from sqlmig.core import connections
-from sqlmig.core.config import Settings
+from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import DatabaseUnavailable, UsageError
 from sqlmig.core.redact import redact, secrets_for
 from sqlmig.migrations import ledger, repeatable, run, templates
@@ -44,6 +46,19 @@ class Shadow:
     dsn: str = field(repr=False)
     name: str
     where: str  # "on --shadow-dsn's server", "on the target's server", "on the embedded server"
+
+
+@dataclass(frozen=True)
+class Track:
+    """Another migration track of the target, with its own folder and ledger (the progress
+    tables of ``sqlmig progress install``): the shadow gets the files it ran there, before
+    the project's files (``first``) or after them, when the project's files made part
+    of it (the track recorded those as baseline)."""
+
+    directory: Path
+    ledger: LedgerLocation
+    versions: frozenset[int]
+    first: bool = True
 
 
 @contextmanager
@@ -76,15 +91,19 @@ def build(
     repeatable_names: Collection[str] = (),
     *,
     sink: Sink | None = None,
+    tracks: Sequence[Track] = (),
 ) -> list[Script]:
     """Apply the files of ``versions`` (None: every file) to ``db``, in version order,
-    then the repeatables named (with ``versions`` None: every one), in name order.
+    then the repeatables named (with ``versions`` None: every one), in name order;
+    ``tracks`` before or after them. Returns the project's files that were applied.
 
     Repeatables run as their files are now, like the versioned files.
 
     Raises what ``apply`` raises (MigrationFailed with file:line:col) when a file
     fails there; ScriptError when an applied version has no file any more.
     """
+    for track in (t for t in tracks if t.first):
+        build(replace(settings, directory=track.directory, ledger=track.ledger), db, track.versions)
     scripts = load_scripts(settings.directory)
     reps = repeatable.load(settings.directory, scripts)
     if versions is not None:
@@ -118,6 +137,8 @@ def build(
         if reps:
             repeatable.ensure(conn, loc)
         run.run(conn, shadow_settings, steps, prepared, sink=sink)
+    for track in (t for t in tracks if not t.first):
+        build(replace(settings, directory=track.directory, ledger=track.ledger), db, track.versions)
     return scripts
 
 

@@ -30,7 +30,7 @@ from psycopg import sql
 from sqlmig.core import connections
 from sqlmig.core.config import LedgerLocation, Settings
 from sqlmig.core.errors import UsageError
-from sqlmig.migrations import api
+from sqlmig.migrations import api, ledger, shadow
 from sqlmig.migrations.files import Script, load_scripts
 
 if TYPE_CHECKING:
@@ -80,6 +80,22 @@ def track_directory() -> Path:
 def track_settings(settings: Settings) -> Settings:
     """``settings`` with the track's folder and ledger (the target stays the same)."""
     return replace(settings, directory=track_directory(), ledger=TRACK_LEDGER)
+
+
+def shadow_tracks(settings: Settings) -> list[shadow.Track]:
+    """The track as the target has it, for the shadow database of ``drift`` and ``check``
+    (read only): its ledger and the files it ran. Files it recorded as baseline came
+    with the project's own files (this repository's sql/init), which build them; then
+    the track's own files go after the project's."""
+    name = f"{TRACK_LEDGER.schema}.{TRACK_LEDGER.table}"
+    with connections.connect(settings) as conn:
+        row = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        if not (row and row[0]):
+            return []
+        rows = [r for r in ledger.read(conn, TRACK_LEDGER) if r.success]
+    ran = frozenset(r.version for r in rows if r.kind != "baseline")
+    first = not any(r.kind == "baseline" for r in rows)
+    return [shadow.Track(track_directory(), TRACK_LEDGER, ran, first=first)]
 
 
 def status(settings: Settings) -> Plan:

@@ -9,6 +9,7 @@ applied versions (the target's ledger; --all: every file)
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -58,13 +59,16 @@ def drift(
     all_files: bool = False,
     shadow_dsn: str | None = None,
     grants: bool = False,
+    tracks: Sequence[shadow.Track] = (),
 ) -> DriftReport:
     """Compare the schema the migration files build with the live one.
 
     ``against``: compare with that database instead of the target (its ledger
     says which files are applied). ``all_files``: build from every file, not
     only the applied ones. ``shadow_dsn``: the server for the throwaway
-    database. ``grants``: also compare privileges. The target is only read.
+    database. ``grants``: also compare privileges. ``tracks``: other migration tracks the
+    target has, built into the shadow too (``progress.install.shadow_tracks``). The
+    target is only read.
     """
     started = time.perf_counter()
     if against:
@@ -76,7 +80,7 @@ def drift(
         live = pool.submit(_read, settings, grants)
         _quick_commits(db)
         built_at = time.perf_counter()
-        scripts = shadow.build(settings, db, versions, names)
+        scripts = shadow.build(settings, db, versions, names, tracks=tracks)
         build_s = time.perf_counter() - built_at
         read_at = time.perf_counter()
         quiet = replace(settings, dsn=db.dsn, dsn_source="shadow database", notify=None)
