@@ -9,7 +9,7 @@ import time
 
 import pytest
 from support.db import query
-from support.progress import SSE, connect, progress_server, stream_path
+from support.progress import SSE, connect, progress_server, stream_path, wait_until
 
 from sqlmig.progress import ProgressReporter, ReportError, TaskCancelled
 from sqlmig.progress.batcher import ProgressBatcher, ProgressWriteError
@@ -214,3 +214,17 @@ def test_two_batchers_over_two_batches_with_a_cancel_keep_every_seq_once(init_ds
             assert rows[-1][1] == "CANCELLED" and len(rows) <= 21, "nothing after the cancel"
         else:
             assert rows[-1][1] == "RUNNING" and len(rows) == 40
+
+
+def test_an_on_flush_callback_that_raises_stops_the_batcher_and_says_so(init_dsn):
+    def boom(written):
+        raise RuntimeError(f"counted {written}")
+
+    with connect(init_dsn) as conn, connect(init_dsn) as mine:
+        task = ProgressReporter.create(conn, "t").task_id
+        batcher = ProgressBatcher(mine, interval_s=0.01, on_flush=boom)
+        batcher.report(task, 10)
+        wait_until(lambda: batcher.flushes == 1, "the thread's flush")
+        with pytest.raises(ProgressWriteError, match="on_flush raised RuntimeError: counted 1"):
+            wait_until(lambda: bool(batcher.report(task, 20)), "the error", timeout_s=5)
+    assert [r[2] for r in seqs(init_dsn, task)] == [10], "the row before it was written"

@@ -215,9 +215,12 @@ def test_task_json_list_health_and_page(init_dsn):
         task = request(srv.port, "GET", f"/api/v1/tasks/{rep.task_id}").json()
         listed = request(srv.port, "GET", "/api/v1/tasks?limit=10").json()["tasks"]
         done = request(srv.port, "GET", "/api/v1/tasks?status=completed").json()["tasks"]
+        # the events' MemStack spelling filters too: processing is RUNNING
+        running = request(srv.port, "GET", "/api/v1/tasks?status=processing").json()["tasks"]
         health = request(srv.port, "GET", "/api/v1/health")
         page = request(srv.port, "GET", f"/tasks/{rep.task_id}")
     assert task["status"] == "RUNNING" and task["progress"] == 40 and task["terminal"] is False
+    assert [t["id"] for t in running] == [str(rep.task_id)]
     assert (task["stage"], task["message"], task["last_seq"]) == ("work", "working", 1)
     assert task["links"]["stream"] == f"/api/v1/tasks/{rep.task_id}/stream"
     assert task["elapsed_s"] >= 0 and task["started_at"] and task["completed_at"] is None

@@ -227,7 +227,13 @@ class ProgressBatcher:
                 return
             next_at = max(next_at + self.interval_s, time.monotonic())
             with self._conn_lock:
-                self._flush_locked()
+                try:
+                    self._flush_locked()
+                except Exception as exc:  # on_flush raised (its rows were written): stop
+                    self._failed = ProgressWriteError(
+                        f"the progress batcher stopped: on_flush raised {type(exc).__name__}: {exc}"
+                    )
+                    return
 
     def _flush_locked(self) -> int:
         if self._failed is not None:
@@ -249,6 +255,9 @@ class ProgressBatcher:
                 return 0
             except psycopg.Error as exc:
                 self._fail(rows, redact(exc.diag.message_primary or str(exc).strip()))
+                return 0
+            except Exception as exc:  # a bug, not the database: the same promise holds
+                self._fail(rows, f"{type(exc).__name__}: {exc}")
                 return 0
         self.rows_written += written
         self.flushes += 1

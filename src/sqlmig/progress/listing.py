@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlmig.progress import store
+from sqlmig.progress import store, web
 from sqlmig.progress.web import ASCII_INT, HTTPError, task_id
 
 if TYPE_CHECKING:
@@ -79,13 +79,7 @@ def parse(params: dict[str, str], *, parent: UUID | None = None) -> Page:
         raise HTTPError(
             400, f"limit must be an integer from 1 to {MAX_LIMIT}, not {raw_limit[:16]!r}."
         )
-    status = params.get("status") or None
-    if status is not None:
-        status = status.upper()
-        if status not in store.TASK_STATUSES:
-            raise HTTPError(
-                400, f"unknown status {status[:16]!r}; one of {', '.join(store.TASK_STATUSES)}."
-            )
+    status = web.status(params)
     task_type = params.get("type") or None
     if task_type is not None and len(task_type) > _MAX_TYPE_LENGTH:
         raise HTTPError(400, f"type is at most {_MAX_TYPE_LENGTH} characters.")

@@ -34,7 +34,7 @@ import psycopg
 
 from sqlmig.core.errors import DatabaseUnavailable
 from sqlmig.core.redact import redact
-from sqlmig.progress import events, feed, store
+from sqlmig.progress import events, feed, store, web
 from sqlmig.progress.events import HEARTBEAT, ProgressEvent
 from sqlmig.progress.feed import ListFilter, Released
 from sqlmig.progress.hub import Hub
@@ -321,13 +321,7 @@ class EventStream:
 
 
 def list_filter(params: dict[str, str]) -> ListFilter:
-    status = params.get("status") or None
-    if status is not None:
-        status = status.upper()
-        if status not in store.TASK_STATUSES:
-            raise HTTPError(
-                400, f"unknown status {status[:16]!r}; one of {', '.join(store.TASK_STATUSES)}."
-            )
+    status = web.status(params)
     task_type = params.get("type") or None
     if task_type is not None and len(task_type) > 200:
         raise HTTPError(400, "type is too long (at most 200 characters).")

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 from uuid import UUID
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+from sqlmig.progress.events import MEMSTACK_STATUS
+
 API = "/api/v1"
 # environ key: hand the socket to the writer (sqlmig.progress.server only; see stream.py)
 HANDOFF_KEY = "sqlmig.handoff"
@@ -65,6 +67,25 @@ def query(environ: WSGIEnvironment) -> dict[str, str]:
     """The query string's parameters (the last value of a repeated one)."""
     parsed = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     return {k: v[-1] for k, v in parsed.items()}
+
+
+# A status filter in the events' MemStack spelling too: processing is RUNNING.
+_BY_SPELLING = {
+    **{v.upper(): k for k, v in MEMSTACK_STATUS.items()},
+    **{k: k for k in MEMSTACK_STATUS},
+}
+
+
+def status(params: dict[str, str]) -> str | None:
+    """The ``status`` filter (any case, either spelling), or 400."""
+    given = params.get("status") or None
+    if given is None:
+        return None
+    value = _BY_SPELLING.get(given.upper())
+    if value is None:
+        known = ", ".join(MEMSTACK_STATUS)
+        raise HTTPError(400, f"unknown status {given[:16]!r}; one of {known}.")
+    return value
 
 
 def task_id(text: str) -> UUID:
