@@ -8,7 +8,7 @@ import json
 
 import pytest
 from support import fleet as helpers
-from support.db import query
+from support.db import named, query
 
 from sqlmig import fleet
 from sqlmig.core import config
@@ -39,7 +39,11 @@ def ledger(dsn, schema):
     if not query(dsn, "SELECT to_regclass(%s) IS NOT NULL", f"{schema}.schema_migrations")[0][0]:
         return []
     rows = query(
-        dsn, f"SELECT version FROM {schema}.schema_migrations WHERE success ORDER BY version"
+        dsn,
+        named(
+            "SELECT version FROM {t} WHERE success ORDER BY version",
+            t=f"{schema}.schema_migrations",
+        ),
     )
     return [int(v) for (v,) in rows]
 

@@ -154,7 +154,9 @@ def test_query_on_a_control_database(tmp_path, dsn):
         fleet.load_fleet(settings(tmp_path), path, env={})
     # A row with a password is refused like a file's.
     query(
-        dsn, f"UPDATE tenants SET dsn = 'postgresql://app:{SECRET}@db1/acme' WHERE tenant = 'acme'"
+        dsn,
+        "UPDATE tenants SET dsn = %s WHERE tenant = 'acme'",
+        f"postgresql://app:{SECRET}@db1/acme",
     )
     block["sql"] = "SELECT tenant, dsn FROM tenants WHERE active"
     path.write_text("[[query]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in block.items()))

@@ -26,7 +26,7 @@ YOYO = """CREATE TABLE public._yoyo_migration (migration_hash varchar(64) PRIMAR
     migration_id varchar(255), applied_at_utc timestamp)"""
 
 
-def run_sql(dsn: str, *statements: str) -> None:
+def run_sql(dsn: str, *statements: str | sql.Composable) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)  # type: ignore[arg-type]  # fixed test DDL
@@ -243,7 +243,7 @@ def test_a_database_migrated_by_the_real_dbmate_is_adopted(sqlmig, mig_dir, dsn,
     with_hand = f"t_{uuid.uuid4().hex[:8]}"
     run_sql(dsn, DBMATE.replace("public.schema_migrations", with_hand))
     assert columns(dsn, "schema_migrations") == columns(dsn, with_hand)
-    run_sql(dsn, f"drop table {with_hand}")
+    run_sql(dsn, sql.SQL("drop table {}").format(sql.Identifier(with_hand)))
 
     result = sqlmig("adopt", "--from", "dbmate")
     assert result.exit_code == 0, result.output
@@ -301,7 +301,7 @@ def test_a_database_migrated_by_the_real_yoyo_is_adopted(sqlmig, files, dsn, tmp
     with_hand = f"t_{uuid.uuid4().hex[:8]}"
     run_sql(dsn, YOYO.replace("public._yoyo_migration", with_hand))
     assert columns(dsn, "_yoyo_migration") == columns(dsn, with_hand)
-    run_sql(dsn, f"drop table {with_hand}")
+    run_sql(dsn, sql.SQL("drop table {}").format(sql.Identifier(with_hand)))
 
     dry = sqlmig("--format", "json", "adopt", "--from", "yoyo", "--dry-run")
     assert [a["version"] for a in json.loads(dry.stdout)["adopted"]] == [

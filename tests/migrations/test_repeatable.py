@@ -93,8 +93,11 @@ def test_first_apply_runs_them_after_the_versioned_ones_in_name_order(dsn, sqlmi
     ]
     stamps = query(
         dsn,
-        f"select bool_and(applied_at <= now() and applied_by = current_user"
-        f" and execution_ms >= 0) from {REPEATABLE}",
+        named(
+            "select bool_and(applied_at <= now() and applied_by = current_user"
+            " and execution_ms >= 0) from {t}",
+            t=REPEATABLE,
+        ),
     )
     assert stamps == [(True,)]
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 from migrations.test_rollback import HISTORY, ledger_rows
+from psycopg import sql
 from support.cli import invoke
 from support.db import named, query
 
@@ -37,7 +38,7 @@ def role(pg):
     """A login role's name, dropped after the test (roles are cluster-wide)."""
     name = f"tmpl_{uuid.uuid4().hex[:10]}"
     yield name
-    query(pg.dsn(), f'drop role if exists "{name}"')
+    query(pg.dsn(), sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
 
 
 def role_file(role: str) -> str:
