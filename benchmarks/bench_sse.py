@@ -60,6 +60,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -469,13 +470,22 @@ def writer_main(args: argparse.Namespace) -> None:
     print("DONE", flush=True)
 
 
-def schedule(tasks: list[tuple[int, uuid.UUID]], t0: float, rate: float, total: int) -> list:
-    """Row k of task j is due at t0 + (k + j / len(tasks)) / rate: staggered, not in lockstep."""
+def schedule(
+    tasks: list[tuple[int, uuid.UUID]], t0: float, rate: float, total: int, deadline: float
+) -> Iterator[tuple[float, int, int]]:
+    """(due, k, j) as each comes due, sleeping until then; row k of task j is due at
+    t0 + (k + j / len(tasks)) / rate (staggered, not in lockstep); ends at ``deadline``."""
     due = [
         (t0 + (k + j / len(tasks)) / rate, k, j) for k in range(total) for j in range(len(tasks))
     ]
     due.sort()
-    return due
+    for row in due:
+        if time.monotonic() > deadline:
+            return
+        wait = row[0] - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        yield row
 
 
 def start_signal() -> float:
@@ -498,13 +508,7 @@ def row_writers(args, conns, groups, rate: float, total: int) -> array.array:
     def run(conn: Any, tasks: list[tuple[int, uuid.UUID]]) -> None:
         reps = [ProgressReporter(conn, task_id) for _, task_id in tasks]
         mine = array.array("q")
-        deadline = t0 + args.burst_s + 60
-        for at, k, j in schedule(tasks, t0, rate, total):
-            if time.monotonic() > deadline:
-                break
-            wait = at - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+        for at, k, j in schedule(tasks, t0, rate, total, t0 + args.burst_s + 60):
             reps[j].report(percent(k, total), f"row {k}", stage="bench")
             mine.extend((tasks[j][0], k + 1, int(at * 1e9), now_ns()))
         conn.close()
@@ -533,13 +537,7 @@ def batch_writer(args, tasks: list[tuple[int, uuid.UUID]], rate: float, total: i
     )
     queued = array.array("q")  # (task index, seq, due ns), in queue order = write order
     t0 = start_signal()
-    deadline = t0 + args.burst_s + 60
-    for at, k, j in schedule(tasks, t0, rate, total):
-        if time.monotonic() > deadline:
-            break
-        wait = at - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+    for at, k, j in schedule(tasks, t0, rate, total, t0 + args.burst_s + 60):
         batcher.report(tasks[j][1], percent(k, total), f"row {k}", stage="bench")
         queued.extend((tasks[j][0], k + 1, int(at * 1e9)))
     batcher.close()
