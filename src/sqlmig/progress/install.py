@@ -87,9 +87,10 @@ def shadow_tracks(settings: Settings) -> list[shadow.Track]:
     (read only): its ledger and the files it ran. Files it recorded as baseline came
     with the project's own files (this repository's sql/init), which build them; then
     the track's own files go after the project's."""
-    name = f"{TRACK_LEDGER.schema}.{TRACK_LEDGER.table}"
     with connections.connect(settings) as conn:
-        row = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT pg_catalog.to_regclass(%s) IS NOT NULL", (TRACK_LEDGER.regclass(),)
+        ).fetchone()
         if not (row and row[0]):
             return []
         rows = [r for r in ledger.read(conn, TRACK_LEDGER) if r.success]
