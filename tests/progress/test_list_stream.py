@@ -31,6 +31,10 @@ def test_snapshot_then_live_events_of_matching_tasks(init_dsn, direct):
         c = ProgressReporter.create(conn, "t.a")  # PENDING, no rows yet
         done = ProgressReporter.create(conn, "t.a")
         done.complete()  # not RUNNING: not in the snapshot
+        # The snapshot covers the rows the hub has released: wait for them (under load its
+        # NOTIFY can come after the request, and the row is then sent live, with its id).
+        newest = query(init_dsn, "SELECT max(id) FROM task_progress")[0][0]
+        wait_until(lambda: srv.hub.watermark() >= newest, "the hub to release the rows")
         with SSE(srv.port, f"{LIST}?status=running&type=t.a") as client:
             snapshot = client.take(1)
             wait_until(lambda: client.parser.last_id is not None or _pump(client), "the cursor")
